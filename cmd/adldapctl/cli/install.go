@@ -1,0 +1,237 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/adldapctl/adldapctl/connector"
+	"github.com/adldapctl/adldapctl/installer"
+	"github.com/adldapctl/adldapctl/updater"
+)
+
+type fetchFlags struct {
+	version       string
+	from          string
+	sha256        string
+	requireDigest bool
+	proxy         string
+	caFiles       []string
+	channel       string
+}
+
+func (f *fetchFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.version, "version", "", "install this connector `VERSION` (default: the latest stable release)")
+	fl.StringVar(&f.from, "from", "", "install from a downloaded source tarball `FILE` (offline)")
+	fl.StringVar(&f.sha256, "sha256", "", "the artifact must have this sha256 `HEX`")
+	fl.BoolVar(&f.requireDigest, "require-digest", false, "refuse an artifact the feed publishes no digest for (GitHub source tarballs) unless --sha256 is given")
+	fl.StringVar(&f.proxy, "proxy", "", "HTTP proxy `URL` for downloads and npm (http://user:pass@host:port)")
+	fl.StringSliceVar(&f.caFiles, "ca-file", nil, "extra trusted CA certificate `FILE` for downloads and npm (repeatable)")
+}
+
+// fetched is a verified artifact with what it is.
+type fetched struct {
+	art     installer.Artifact
+	release *updater.Release
+}
+
+var tarballVersionRe = regexp.MustCompile(`v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\.(?:tar\.gz|tgz)$`)
+
+// fetch resolves and downloads the artifact to install, verified.
+func (a *app) fetch(ctx context.Context, f *fetchFlags) (*fetched, error) {
+	client, err := updater.NewHTTPClient(updater.ClientOptions{ProxyURL: f.proxy, CAFiles: f.caFiles})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	dl := &updater.Downloader{Client: client, Progress: a.io.ErrOut, TTY: a.io.ErrTTY && !a.json, Logf: a.logf}
+	if a.json && !a.verbose {
+		dl.Progress = nil
+	}
+	vo := updater.VerifyOptions{SHA256: f.sha256, RequireDigest: f.requireDigest}
+	cache := a.plat.Paths.CacheDir
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, err
+	}
+	if f.from != "" {
+		ver := f.version
+		if ver == "" {
+			m := tarballVersionRe.FindStringSubmatch(filepath.Base(f.from))
+			if m == nil {
+				return nil, usageError{fmt.Errorf("cannot tell the version of %s from its name: pass --version X.Y.Z", f.from)}
+			}
+			ver = m[1]
+		}
+		v, err := updater.ParseVersion(ver)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		abs, err := filepath.Abs(f.from)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, usageError{fmt.Errorf("--from: %w", err)}
+		}
+		name := "ad-ldap-connector-v" + v.String() + ".tar.gz"
+		res, err := dl.Fetch(ctx, updater.Artifact{Name: name, URL: abs}, cache, vo)
+		if err != nil {
+			return nil, err
+		}
+		return &fetched{art: installer.Artifact{Path: res.Path, Version: v.String(), Tag: "v" + v.String(),
+			Source: abs, SHA256: res.SHA256, Verified: res.Verified}}, nil
+	}
+	src, feedURL, err := a.source(client)
+	if err != nil {
+		return nil, err
+	}
+	var rel *updater.Release
+	if f.version != "" {
+		a.logf("looking up %s in %s", f.version, connector.RedactURL(feedURL))
+		rel, err = src.Release(ctx, f.version)
+	} else {
+		ch, cerr := updater.ParseChannel(orDefault(f.channel, "stable"))
+		if cerr != nil {
+			return nil, usageError{cerr}
+		}
+		a.logf("looking up the latest %s release in %s", ch, connector.RedactURL(feedURL))
+		rel, err = src.Latest(ctx, ch)
+	}
+	if err != nil {
+		return nil, withProxyHint(err, f.proxy)
+	}
+	art := rel.SourceArtifact()
+	a.logf("downloading %s %s", rel.Tag, connector.RedactURL(art.URL))
+	res, err := dl.Fetch(ctx, art, cache, vo)
+	if err != nil {
+		return nil, withProxyHint(err, f.proxy)
+	}
+	if res.Verified == "none" {
+		a.logf("%s has no published digest; trusted by HTTPS to the feed. sha256 %s (recorded)", art.Name, res.SHA256)
+	}
+	return &fetched{release: rel, art: installer.Artifact{Path: res.Path, Version: rel.Version.String(), Tag: rel.Tag,
+		Source: art.URL, SHA256: res.SHA256, Verified: res.Verified}}, nil
+}
+
+func withProxyHint(err error, proxy string) error {
+	if proxy == "" {
+		if p := os.Getenv("HTTPS_PROXY"); p != "" {
+			proxy = p
+		}
+	}
+	if proxy != "" && !strings.Contains(err.Error(), "proxy") {
+		return fmt.Errorf("%w (proxy in use: %s)", err, connector.RedactURL(proxy))
+	}
+	return err
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// source returns the feed to read releases from.
+func (a *app) source(client *http.Client) (updater.Source, string, error) {
+	feed := orDefault(a.feed, DefaultFeed)
+	if err := updater.CheckFeedURL(feed); err != nil {
+		return nil, feed, usageError{err}
+	}
+	if !updater.IsGitHubFeedURL(feed) {
+		return nil, feed, fmt.Errorf("feed %s is not a GitHub releases API URL (…/repos/OWNER/REPO); signed mirror feeds are not supported by this build yet", connector.RedactURL(feed))
+	}
+	return &updater.GitHubFeed{BaseURL: feed, Client: client, UserAgent: "adldapctl/" + Version}, feed, nil
+}
+
+func (a *app) installCmd() *cobra.Command {
+	var ff fetchFlags
+	var ticket string
+	var noStart bool
+	cmd := &cobra.Command{
+		Use:   "install",
+		Short: "Install the connector, or repair an existing install",
+		Long: `Install downloads the connector release (the latest stable one unless
+--version or --from says otherwise), verifies it, installs its dependencies,
+keeps every customer file (config.json, certs/, lib/profileMapper.js, the
+SSL_CA_PATH folder) byte for byte, registers the service and starts it.
+Running it again repairs the install.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.setup(ctx, true); err != nil {
+				return err
+			}
+			if ticket != "" && !strings.HasPrefix(ticket, "https://") {
+				return usageError{fmt.Errorf("--ticket must be the https:// provisioning ticket URL from the Auth0 dashboard")}
+			}
+			f, err := a.fetch(ctx, &ff)
+			if err != nil {
+				return err
+			}
+			in := installer.New(installer.Options{Platform: a.plat, Logf: a.logf, Proxy: ff.proxy, CAFiles: ff.caFiles})
+			res, err := in.Apply(ctx, installer.Request{Op: "install", Artifact: f.art, Ticket: ticket, NoStart: noStart})
+			if err != nil {
+				return err
+			}
+			return a.printInstallResult(res)
+		},
+	}
+	ff.register(cmd)
+	cmd.Flags().StringVar(&ticket, "ticket", "", "provisioning ticket `URL` from the Auth0 dashboard (written to config.json, never printed)")
+	cmd.Flags().BoolVar(&noStart, "no-start", false, "register the service but do not start it")
+	return cmd
+}
+
+func (a *app) printInstallResult(res *installer.Result) error {
+	if a.json {
+		return a.writeJSON(res)
+	}
+	verb := "installed"
+	switch {
+	case res.Op == "update":
+		verb = "updated to"
+	case res.Repair:
+		verb = "repaired"
+	}
+	a.printf("Auth0 AD/LDAP Connector %s %s\n", verb, res.Version)
+	if res.PreviousVersion != "" && res.PreviousVersion != res.Version {
+		a.printf("  previous version: %s (kept for rollback)\n", res.PreviousVersion)
+	}
+	a.printf("  install dir:      %s\n", res.InstallDir)
+	a.printf("  sha256:           %s (%s)\n", res.SHA256, verifiedText(res.Verified))
+	if res.ConfigWritten {
+		a.printf("  config.json:      provisioning ticket written (mode 0600)\n")
+	} else {
+		a.printf("  config.json:      unchanged\n")
+	}
+	switch {
+	case res.Started:
+		a.printf("  service:          %s (%s/%s, pid %d)\n", "auth0-adldap", res.Service.Active, res.Service.Sub, res.Service.PID)
+	default:
+		a.printf("  service:          registered, not started\n")
+	}
+	for _, n := range res.Notes {
+		a.printf("  note: %s\n", n)
+	}
+	return nil
+}
+
+func verifiedText(v string) string {
+	switch v {
+	case "digest":
+		return "matches the feed's digest"
+	case "user-sha256":
+		return "matches --sha256"
+	case "signature":
+		return "signed mirror"
+	default:
+		return "no published digest; trusted by HTTPS to the feed"
+	}
+}

@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/adldapctl/adldapctl/connector"
+	"github.com/adldapctl/adldapctl/platform"
+)
+
+// statusJSON is `status --json` (a stable contract).
+type statusJSON struct {
+	Installed       bool                   `json:"installed"`
+	Version         string                 `json:"version,omitempty"`
+	Tag             string                 `json:"tag,omitempty"`
+	InstalledAt     string                 `json:"installed_at,omitempty"`
+	SHA256          string                 `json:"sha256,omitempty"`
+	Verified        string                 `json:"verified,omitempty"`
+	PreviousVersion string                 `json:"previous_version,omitempty"`
+	LastResult      string                 `json:"last_result,omitempty"`
+	PackageVersion  string                 `json:"package_json_version,omitempty"`
+	Service         platform.ServiceState  `json:"service"`
+	Proxy           string                 `json:"proxy,omitempty"`
+	ProxySource     string                 `json:"proxy_source,omitempty"`
+	Paths           map[string]string      `json:"paths"`
+	Platform        map[string]string      `json:"platform"`
+}
+
+func (a *app) statusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the installed version, service state, paths and proxy",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setupReadOnly(cmd.Context()); err != nil {
+				return err
+			}
+			p := a.plat
+			in := a.installer()
+			s := statusJSON{
+				Paths: map[string]string{"install_dir": p.Paths.InstallDir, "config": p.Paths.ConfigFile,
+					"log": p.Paths.LogFile, "unit": p.Paths.UnitFile, "state": p.Paths.StateDir},
+				Platform: map[string]string{"os": p.OS, "distro": p.Distro, "family": p.Family, "init": p.Init},
+			}
+			rec, err := in.Installed()
+			if err != nil {
+				return err
+			}
+			if rec != nil {
+				s.Installed = true
+				s.Version, s.Tag, s.SHA256, s.Verified = rec.Version, rec.Tag, rec.SHA256, rec.Verified
+				s.InstalledAt = rec.InstalledAt.Format("2006-01-02 15:04:05 MST")
+				s.LastResult = rec.LastResult
+			}
+			if prev, _ := in.PreviousVersion(); prev != nil {
+				s.PreviousVersion = prev.Version
+			}
+			if pj, err := os.ReadFile(p.Paths.InstallDir + "/package.json"); err == nil {
+				s.PackageVersion = packageVersion(pj)
+			}
+			st, serr := p.Services().Status(platform.ServiceName)
+			s.Service = st
+			if cfg, err := connector.ReadConfig(p.Paths.ConfigFile); err == nil {
+				if v := cfg.String("HTTP_PROXY"); v != "" {
+					s.Proxy, s.ProxySource = connector.RedactURL(v), "config.json"
+				}
+			}
+			if v := os.Getenv("HTTP_PROXY"); v != "" {
+				s.Proxy, s.ProxySource = connector.RedactURL(v), "environment"
+			}
+			if a.json {
+				return a.writeJSON(s)
+			}
+			if !s.Installed {
+				a.printf("Auth0 AD/LDAP Connector: not installed (no install record in %s)\n", p.Paths.StateDir)
+			} else {
+				a.printf("Auth0 AD/LDAP Connector %s\n", s.Version)
+				a.printf("  installed:   %s (%s)\n", s.InstalledAt, orDefault(s.LastResult, "ok"))
+				a.printf("  sha256:      %s (%s)\n", s.SHA256, verifiedText(s.Verified))
+				if s.PreviousVersion != "" {
+					a.printf("  previous:    %s (adldapctl rollback returns to it)\n", s.PreviousVersion)
+				}
+			}
+			svcLine := fmt.Sprintf("%s/%s", st.Active, st.Sub)
+			if st.PID > 0 {
+				svcLine += fmt.Sprintf(", pid %d", st.PID)
+			}
+			if st.Restarts > 0 {
+				svcLine += fmt.Sprintf(", %d restarts", st.Restarts)
+			}
+			if st.Note != "" {
+				svcLine = st.Note
+			}
+			if serr != nil {
+				svcLine = serr.Error()
+			}
+			a.printf("  service:     %s: %s\n", platform.ServiceName, svcLine)
+			a.printf("  install dir: %s\n", p.Paths.InstallDir)
+			a.printf("  config:      %s\n", p.Paths.ConfigFile)
+			a.printf("  log:         %s\n", p.Paths.LogFile)
+			if s.Proxy != "" {
+				a.printf("  proxy:       %s (from %s)\n", s.Proxy, s.ProxySource)
+			} else {
+				a.printf("  proxy:       none\n")
+			}
+			return nil
+		},
+	}
+}
+
+func packageVersion(b []byte) string {
+	cfg, err := connector.ParseConfig(b)
+	if err != nil {
+		return ""
+	}
+	return cfg.String("version")
+}
+
+func (a *app) serviceCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "service",
+		Short: "Start, stop, restart or show the connector's service",
+	}
+	for _, action := range []string{"start", "stop", "restart"} {
+		action := action
+		cmd.AddCommand(&cobra.Command{
+			Use:   action,
+			Short: action + " the connector's service",
+			Args:  noArgs,
+			RunE: func(c *cobra.Command, args []string) error {
+				if err := a.setup(c.Context(), true); err != nil {
+					return err
+				}
+				svc := a.plat.Services()
+				var err error
+				switch action {
+				case "start":
+					err = svc.Start(platform.ServiceName)
+				case "stop":
+					err = svc.Stop(platform.ServiceName)
+				case "restart":
+					err = svc.Restart(platform.ServiceName)
+				}
+				if err != nil {
+					return fmt.Errorf("%s %s: %w", action, platform.ServiceName, err)
+				}
+				return a.printService()
+			},
+		})
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "status",
+		Short: "show the connector's service state",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := a.setupReadOnly(c.Context()); err != nil {
+				return err
+			}
+			return a.printService()
+		},
+	})
+	return cmd
+}
+
+func (a *app) printService() error {
+	st, err := a.plat.Services().Status(platform.ServiceName)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.writeJSON(st)
+	}
+	if st.Note != "" {
+		a.printf("%s: %s\n", platform.ServiceName, st.Note)
+		return nil
+	}
+	a.printf("%s: %s/%s pid %d restarts %d\n", platform.ServiceName, st.Active, st.Sub, st.PID, st.Restarts)
+	return nil
+}
+
+func (a *app) uninstallCmd() *cobra.Command {
+	var purge bool
+	cmd := &cobra.Command{
+		Use:   "uninstall",
+		Short: "Remove the service and program files (customer files stay unless --purge)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(cmd.Context(), true); err != nil {
+				return err
+			}
+			if purge && !a.yes {
+				if !a.io.InTTY {
+					return usageError{fmt.Errorf("uninstall --purge deletes config.json and certs/ (cert.key decrypts LDAP_BIND_CREDENTIALS): pass --yes to confirm")}
+				}
+				fmt.Fprintf(a.io.ErrOut, "This deletes config.json and certs/ in %s. Type 'purge' to confirm: ", a.plat.Paths.InstallDir)
+				var answer string
+				fmt.Fscanln(a.io.In, &answer)
+				if answer != "purge" {
+					return exitError{code: ExitFailed, msg: "not confirmed; nothing removed"}
+				}
+			}
+			res, err := a.installer().Uninstall(purge)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.writeJSON(res)
+			}
+			a.printf("Auth0 AD/LDAP Connector uninstalled\n")
+			for _, k := range res.Kept {
+				a.printf("  kept:    %s\n", k)
+			}
+			for _, r := range res.Removed {
+				a.printf("  removed: %s\n", r)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&purge, "purge", false, "also delete the customer files (config.json, certs/, profile mapper), state and log")
+	return cmd
+}

@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// IOStreams are the command's streams: answers on Out, progress and
+// diagnostics on ErrOut.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// ErrTTY is true when ErrOut is a terminal (progress bars).
+	ErrTTY bool
+	InTTY  bool
+}
+
+// System returns the process's streams.
+func System() *IOStreams {
+	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		ErrTTY: term.IsTerminal(int(os.Stderr.Fd())), InTTY: term.IsTerminal(int(os.Stdin.Fd()))}
+}
+
+func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.io.Out, format, args...) }
+
+// logf writes a progress line to stderr.
+func (a *app) logf(format string, args ...any) {
+	if a.json && !a.verbose {
+		return
+	}
+	fmt.Fprintf(a.io.ErrOut, "adldapctl: "+format+"\n", args...)
+}
+
+func (a *app) writeJSON(v any) error {
+	enc := json.NewEncoder(a.io.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,185 @@
+package connector
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// BOM is the UTF-8 byte order mark some Windows editors put in config.json.
+var BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// Config is config.json kept in its original key order, so an edit by
+// adldapctl changes only the keys it sets.
+type Config struct {
+	keys   []string
+	values map[string]json.RawMessage
+	HadBOM bool
+}
+
+// ErrConfigInvalid wraps every parse failure of config.json.
+var ErrConfigInvalid = errors.New("config.json is not valid JSON")
+
+// ParseConfig parses config.json bytes. A UTF-8 BOM is tolerated and noted.
+func ParseConfig(data []byte) (*Config, error) {
+	c := &Config{values: map[string]json.RawMessage{}}
+	if bytes.HasPrefix(data, BOM) {
+		c.HadBOM = true
+		data = data[len(BOM):]
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return c, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfigInvalid, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("%w: top level must be an object", ErrConfigInvalid)
+	}
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConfigInvalid, err)
+		}
+		k, _ := kt.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%w: key %q: %v", ErrConfigInvalid, k, err)
+		}
+		if _, dup := c.values[k]; !dup {
+			c.keys = append(c.keys, k)
+		}
+		c.values[k] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfigInvalid, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: trailing data after the object", ErrConfigInvalid)
+	}
+	return c, nil
+}
+
+// ReadConfig reads and parses path. A missing file is an empty Config and
+// os.ErrNotExist.
+func ReadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return &Config{values: map[string]json.RawMessage{}}, err
+	}
+	return ParseConfig(data)
+}
+
+// Keys returns the keys in file order.
+func (c *Config) Keys() []string { return append([]string(nil), c.keys...) }
+
+// String returns a string value ("" when absent or not a string).
+func (c *Config) String(key string) string {
+	var s string
+	if raw, ok := c.values[key]; ok {
+		json.Unmarshal(raw, &s)
+	}
+	return s
+}
+
+// Has reports whether key is present.
+func (c *Config) Has(key string) bool { _, ok := c.values[key]; return ok }
+
+// Raw returns a key's raw JSON.
+func (c *Config) Raw(key string) (json.RawMessage, bool) { v, ok := c.values[key]; return v, ok }
+
+// Set sets key to v, keeping its position, or appending it when new. It
+// reports whether the value changed.
+func (c *Config) Set(key string, v any) (bool, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return false, err
+	}
+	if old, ok := c.values[key]; ok {
+		if bytes.Equal(compact(old), raw) {
+			return false, nil
+		}
+	} else {
+		c.keys = append(c.keys, key)
+	}
+	c.values[key] = raw
+	return true, nil
+}
+
+// Delete removes key and reports whether it was there.
+func (c *Config) Delete(key string) bool {
+	if _, ok := c.values[key]; !ok {
+		return false
+	}
+	delete(c.values, key)
+	for i, k := range c.keys {
+		if k == key {
+			c.keys = append(c.keys[:i], c.keys[i+1:]...)
+			break
+		}
+	}
+	return true
+}
+
+func compact(raw json.RawMessage) []byte {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+// Marshal renders the config with two-space indentation, without a BOM
+// (the connector's JSON parser does not accept one).
+func (c *Config) Marshal() []byte {
+	var b bytes.Buffer
+	b.WriteString("{")
+	for i, k := range c.keys {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n  ")
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteString(": ")
+		var ind bytes.Buffer
+		if json.Indent(&ind, c.values[k], "  ", "  ") == nil {
+			b.Write(ind.Bytes())
+		} else {
+			b.Write(c.values[k])
+		}
+	}
+	if len(c.keys) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+// Redacted returns a copy of the config as a generic map with every secret
+// replaced by "<redacted>" and the password in HTTP_PROXY removed.
+func (c *Config) Redacted() map[string]any {
+	out := make(map[string]any, len(c.keys))
+	for _, k := range c.keys {
+		var v any
+		json.Unmarshal(c.values[k], &v)
+		switch {
+		case IsSecretKey(k):
+			if v != nil && v != "" {
+				v = Redacted
+			}
+		case strings.EqualFold(k, "HTTP_PROXY"):
+			if s, ok := v.(string); ok {
+				v = RedactURL(s)
+			}
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/adldapctl/adldapctl/connector"
+)
+
+// ErrDependencies wraps a failed npm install.
+var ErrDependencies = errors.New("installing the connector's dependencies failed")
+
+type packageJSON struct {
+	Version      string            `json:"version"`
+	Dependencies map[string]string `json:"dependencies"`
+	Engines      struct {
+		Node string `json:"node"`
+	} `json:"engines"`
+}
+
+func readPackageJSON(dir string) (*packageJSON, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		return nil, fmt.Errorf("release has no package.json (is this a connector source tarball?): %w", err)
+	}
+	b = bytes.TrimPrefix(b, connector.BOM)
+	var pj packageJSON
+	if err := json.Unmarshal(b, &pj); err != nil {
+		return nil, fmt.Errorf("release package.json: %w", err)
+	}
+	return &pj, nil
+}
+
+// nodeVersion runs `node --version`.
+func nodeVersion(ctx context.Context, node string) (string, error) {
+	if node == "" {
+		return "", errors.New("node not found on PATH: install Node.js (the version the release's engines.node asks for) and run again")
+	}
+	out, err := exec.CommandContext(ctx, node, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", node, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// npmInstall installs production dependencies in dir: `npm ci --omit=dev`
+// with a lockfile, `npm install --omit=dev` without, with the proxy and CA
+// settings the connector uses. Output goes to logPath; an error quotes its
+// tail with secrets scrubbed.
+func (in *Installer) npmInstall(ctx context.Context, dir string, pj *packageJSON, logPath string) error {
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		if len(pj.Dependencies) == 0 {
+			in.logf("npm not found; release has no dependencies, skipping")
+			return nil
+		}
+		return fmt.Errorf("%w: npm not found on PATH: install npm (it ships with Node.js) and run again", ErrDependencies)
+	}
+	verb := "install"
+	if _, err := os.Stat(filepath.Join(dir, "package-lock.json")); err == nil {
+		verb = "ci"
+	} else if _, err := os.Stat(filepath.Join(dir, "npm-shrinkwrap.json")); err == nil {
+		verb = "ci"
+	}
+	args := []string{verb, "--omit=dev", "--no-audit", "--no-fund", "--loglevel=warn"}
+	in.logf("running npm %s", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, npm, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NODE_ENV=production", "npm_config_update_notifier=false")
+	if in.o.Proxy != "" {
+		cmd.Env = append(cmd.Env, "HTTP_PROXY="+in.o.Proxy, "HTTPS_PROXY="+in.o.Proxy,
+			"npm_config_proxy="+in.o.Proxy, "npm_config_https_proxy="+in.o.Proxy)
+	}
+	if len(in.o.CAFiles) > 0 {
+		cmd.Env = append(cmd.Env, "NODE_EXTRA_CA_CERTS="+in.o.CAFiles[0])
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	runErr := cmd.Run()
+	os.MkdirAll(filepath.Dir(logPath), 0o755)
+	scrub := connector.NewScrubber(nil, in.o.Proxy)
+	os.WriteFile(logPath, []byte(scrub.Scrub(out.String())), 0o600)
+	if runErr != nil {
+		lines := strings.Split(strings.TrimSpace(scrub.Scrub(out.String())), "\n")
+		if len(lines) > 12 {
+			lines = lines[len(lines)-12:]
+		}
+		return fmt.Errorf("%w: npm %s: %v\n  %s\n(full output in %s). The install folder was not touched. If this server reaches the npm registry or GitHub only through a proxy, pass --proxy URL (and --ca-file for an intercepting proxy), or set npm's registry/proxy in /root/.npmrc",
+			ErrDependencies, verb, runErr, strings.Join(lines, "\n  "), logPath)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// ErrLocked is wrapped by Lock when another adldapctl holds the lock.
+var ErrLocked = errors.New("another adldapctl is running")
+
+// FileLock is an exclusive lock held for the life of a mutating command.
+type FileLock struct {
+	f    *os.File
+	path string
+}
+
+// Lock takes the exclusive lock at path without waiting. When another
+// process holds it, the error wraps ErrLocked and names that process's pid.
+func Lock(path string) (*FileLock, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := tryLock(f); err != nil {
+		holder := "unknown"
+		if b, rerr := os.ReadFile(path); rerr == nil && len(strings.TrimSpace(string(b))) > 0 {
+			holder = strings.TrimSpace(string(b))
+		}
+		f.Close()
+		return nil, fmt.Errorf("%w (pid %s holds %s); wait for it to finish and try again", ErrLocked, holder, path)
+	}
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+		f.Sync()
+	}
+	return &FileLock{f: f, path: path}, nil
+}
+
+// Unlock releases the lock.
+func (l *FileLock) Unlock() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	l.f.Truncate(0)
+	unlock(l.f)
+	err := l.f.Close()
+	l.f = nil
+	return err
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the test beds and the demo need, idempotently: Debian
+# packages, Node.js for the sample connector, and the cached Debian rootfs
+# for the systemd-nspawn bed. Safe to run again; does nothing when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v debootstrap >/dev/null     || need+=(debootstrap)
+command -v systemd-nspawn >/dev/null  || need+=(systemd-container)
+command -v nsenter >/dev/null         || need+=(util-linux)
+command -v setpriv >/dev/null         || need+=(util-linux)
+command -v node >/dev/null            || need+=(nodejs)
+command -v npm >/dev/null             || need+=(npm)
+command -v squid >/dev/null           || need+=(squid)
+command -v tar >/dev/null             || need+=(tar)
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing ${need[*]}; run as root (apt-get install)" >&2
+		exit 1
+	fi
+	echo "deps: installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ "$(id -u)" = 0 ]; then
+	bash scripts/testbed-rootfs.sh
+fi

@@ -1,0 +1,12 @@
+// Package updater finds and fetches releases of the Auth0 AD/LDAP Connector.
+//
+// It owns the release feeds (GitHub releases today), version parsing and
+// comparison, the HTTP client (proxy and extra CA settings), and verified
+// downloads: artifacts are streamed to a ".partial" file, hashed while
+// streaming, checked against the feed's digest, the size the feed announced
+// and any digest the user pinned, and only then renamed into place. Every
+// verification failure wraps [ErrVerification].
+//
+// It knows nothing about where files go: callers pass the download
+// directory, and installing what was fetched is the installer's job.
+package updater
