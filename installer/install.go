@@ -21,8 +21,11 @@ type Options struct {
 	Proxy        string                           // passed to npm (and later the service)
 	CAFiles      []string
 	StartTimeout time.Duration // how long the service may take to come up (default 60s)
-	Stable       time.Duration // how long it must stay up without restarting (default 3s)
-	Now          func() time.Time
+	Stable       time.Duration // how long it must stay up without restarting (default 3s; --health-grace)
+	// Probe, when set, must succeed (within StartTimeout) after the service
+	// is up: e.g. the connector answering on its port.
+	Probe func(ctx context.Context) error
+	Now   func() time.Time
 }
 
 // Installer applies artifacts to the platform.
@@ -39,11 +42,11 @@ func New(o Options) *Installer {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.StartTimeout == 0 {
-		o.StartTimeout = 60 * time.Second
-	}
 	if o.Stable == 0 {
 		o.Stable = 3 * time.Second
+	}
+	if o.StartTimeout == 0 {
+		o.StartTimeout = o.Stable + 60*time.Second
 	}
 	return &Installer{o: o, p: o.Platform}
 }
@@ -66,6 +69,9 @@ type Request struct {
 	Artifact Artifact
 	Ticket   string // PROVISIONING_TICKET; never printed
 	NoStart  bool
+	// Txn, when set, is a transaction the caller began (and journaled
+	// through resolve/download/verify); Apply continues it.
+	Txn *Txn
 }
 
 // Result says what a transaction did.
@@ -125,6 +131,29 @@ func (in *Installer) PreviousVersion() (*connector.InstallRecord, error) {
 
 func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
 
+// Txn is a transaction begun by the caller so that resolving and
+// downloading are journaled too.
+type Txn struct{ j *Journal }
+
+// Enter journals phase (resolve, download or verify) before it starts.
+func (t *Txn) Enter(phase string) error { return t.j.enter(phase) }
+
+// Abort ends a transaction that failed before anything was changed.
+func (t *Txn) Abort() { t.j.clear() }
+
+// Begin starts an op ("install", "update") journal at the resolve phase.
+func (in *Installer) Begin(op string) (*Txn, error) {
+	if err := os.MkdirAll(in.p.Paths.StateDir, 0o755); err != nil {
+		return nil, err
+	}
+	j := &Journal{ID: strconv.FormatInt(in.o.Now().UnixNano(), 36), Op: op, StartedAt: in.o.Now(), path: journalPath(in.p)}
+	if err := j.enter(PhaseResolve); err != nil {
+		j.clear()
+		return nil, err
+	}
+	return &Txn{j: j}, nil
+}
+
 // Apply runs the install/update transaction for req.
 func (in *Installer) Apply(ctx context.Context, req Request) (*Result, error) {
 	p := in.p
@@ -132,22 +161,25 @@ func (in *Installer) Apply(ctx context.Context, req Request) (*Result, error) {
 		req.Op = "install"
 	}
 	if p.OS == "windows" {
-		return nil, fmt.Errorf("install on Windows: %w", platform.ErrNotSupported)
+		return nil, fmt.Errorf("%s on Windows: %w", req.Op, platform.ErrNotSupported)
 	}
-	if err := os.MkdirAll(p.Paths.StateDir, 0o755); err != nil {
-		return nil, err
+	txn := req.Txn
+	if txn == nil {
+		var err error
+		if txn, err = in.Begin(req.Op); err != nil {
+			return nil, err
+		}
 	}
+	j := txn.j
 	cur, err := in.Installed()
 	if err != nil {
+		j.clear()
 		return nil, fmt.Errorf("read install record: %w", err)
 	}
 	fresh := !exists(filepath.Join(p.Paths.InstallDir, "server.js"))
 	res := &Result{Op: req.Op, Version: req.Artifact.Version, InstallDir: p.Paths.InstallDir,
 		SHA256: req.Artifact.SHA256, Verified: req.Artifact.Verified}
-	j := &Journal{
-		ID: strconv.FormatInt(in.o.Now().UnixNano(), 36), Op: req.Op, ToVersion: req.Artifact.Version,
-		Fresh: fresh, StartedAt: in.o.Now(), path: journalPath(p),
-	}
+	j.ToVersion, j.Fresh = req.Artifact.Version, fresh
 	if cur != nil {
 		j.FromVersion = cur.Version
 		res.PreviousVersion = cur.Version
@@ -155,19 +187,37 @@ func (in *Installer) Apply(ctx context.Context, req Request) (*Result, error) {
 		j.PrevRecord = cur.Marshal()
 	}
 	j.KeepOld = !fresh && !res.Repair
+	rec := &connector.InstallRecord{
+		Version: req.Artifact.Version, Tag: req.Artifact.Tag, Source: connector.RedactURL(req.Artifact.Source),
+		SHA256: req.Artifact.SHA256, Verified: req.Artifact.Verified, InstalledAt: in.o.Now().UTC(),
+		LastResult: req.Op + " ok",
+	}
+	if cur != nil && !res.Repair {
+		rec.Previous = cur.Version
+	} else if cur != nil {
+		rec.Previous = cur.Previous
+	}
+	stage := func() error {
+		nodeVer, err := in.stage(ctx, req.Artifact)
+		rec.Node = nodeVer
+		return err
+	}
+	return res, in.run(ctx, j, res, rec, stage, req.Ticket, req.NoStart)
+}
 
-	// stage: extract and prepare the new tree beside the install dir.
+// run is the transaction from stage on: stage → stop → switch → start →
+// health → commit, or rollback.
+func (in *Installer) run(ctx context.Context, j *Journal, res *Result, rec *connector.InstallRecord, stage func() error, ticket string, noStart bool) error {
+	p := in.p
 	if err := j.enter(PhaseStage); err != nil {
-		return nil, in.abortBeforeSwitch(j, err)
+		return in.abortBeforeSwitch(j, err)
 	}
-	nodeVer, err := in.stage(ctx, req.Artifact)
-	if err != nil {
-		return nil, in.abortBeforeSwitch(j, err)
+	if err := stage(); err != nil {
+		return in.abortBeforeSwitch(j, err)
 	}
 
-	// stop
 	if err := j.enter(PhaseStop); err != nil {
-		return nil, in.abortBeforeSwitch(j, err)
+		return in.abortBeforeSwitch(j, err)
 	}
 	svc := p.Services()
 	if st, err := svc.Status(platform.ServiceName); err == nil && st.Installed {
@@ -175,83 +225,69 @@ func (in *Installer) Apply(ctx context.Context, req Request) (*Result, error) {
 		if st.Active != "inactive" && st.Active != "unknown" {
 			in.logf("stopping %s", platform.ServiceName)
 			if err := svc.Stop(platform.ServiceName); err != nil {
-				return nil, in.abortBeforeSwitch(j, fmt.Errorf("stop service: %w", err))
+				return in.abortBeforeSwitch(j, fmt.Errorf("stop service: %w", err))
 			}
 		}
 	}
 
-	// switch: customer files as they are now, then two renames.
-	rec := &connector.InstallRecord{
-		Version: req.Artifact.Version, Tag: req.Artifact.Tag, Source: connector.RedactURL(req.Artifact.Source),
-		SHA256: req.Artifact.SHA256, Verified: req.Artifact.Verified, InstalledAt: in.o.Now().UTC(),
-		Node: nodeVer, LastResult: req.Op + " ok",
-	}
-	if cur != nil && !res.Repair {
-		rec.Previous = cur.Version
-	} else if cur != nil {
-		rec.Previous = cur.Previous
-	}
 	j.Record = rec.Marshal()
 	if err := j.enter(PhaseSwitch); err != nil {
-		return nil, in.undo(ctx, j, err)
+		return in.undo(ctx, j, err)
 	}
-	written, err := in.carryCustomerFiles(req.Ticket)
+	written, err := in.carryCustomerFiles(ticket)
 	if err != nil {
-		return nil, in.undo(ctx, j, err)
+		return in.undo(ctx, j, err)
 	}
 	res.ConfigWritten = written
 	if err := in.switchTrees(); err != nil {
-		return nil, in.undo(ctx, j, err)
+		return in.undo(ctx, j, err)
 	}
 
-	// start
 	if err := j.enter(PhaseStart); err != nil {
-		return nil, in.undo(ctx, j, err)
+		return in.undo(ctx, j, err)
 	}
 	changed, err := in.registerService()
 	if err != nil {
-		return nil, in.undo(ctx, j, err)
+		return in.undo(ctx, j, err)
 	}
 	res.UnitChanged = changed
 	if p.Sandboxed() {
-		req.NoStart = true
+		noStart = true
 	}
-	if !req.NoStart {
+	if !noStart {
 		in.logf("starting %s", platform.ServiceName)
 		if err := svc.Start(platform.ServiceName); err != nil {
-			return nil, in.undo(ctx, j, fmt.Errorf("start service: %w", err))
+			return in.undo(ctx, j, fmt.Errorf("start service: %w", err))
 		}
 		res.Started = true
 	}
 
-	// health
 	if err := j.enter(PhaseHealth); err != nil {
-		return nil, in.undo(ctx, j, err)
+		return in.undo(ctx, j, err)
 	}
-	if !req.NoStart {
+	if !noStart {
 		st, err := in.waitHealthy(ctx)
 		res.Service = st
 		if err != nil {
-			return nil, in.undo(ctx, j, err)
+			return in.undo(ctx, j, err)
 		}
 	} else {
 		res.Service, _ = svc.Status(platform.ServiceName)
 	}
 
-	// commit
 	if err := j.enter(PhaseCommit); err != nil {
-		return nil, in.undo(ctx, j, err)
+		return in.undo(ctx, j, err)
 	}
 	if err := in.commit(j); err != nil {
-		return nil, err
+		return err
 	}
-	if !written && req.Ticket == "" && !exists(p.Paths.ConfigFile) {
+	if !written && ticket == "" && !exists(p.Paths.ConfigFile) {
 		res.Notes = append(res.Notes, "no config.json yet: run `adldapctl install --ticket URL` with the provisioning ticket from the Auth0 dashboard")
 	}
 	if p.Sandboxed() {
 		res.Notes = append(res.Notes, "--root: the service was written under the root and not started")
 	}
-	return res, nil
+	return nil
 }
 
 // stage extracts the artifact to the staging folder and installs its
@@ -338,6 +374,9 @@ func (in *Installer) switchTrees() error {
 		if err := os.Rename(dir, in.old()); err != nil {
 			return fmt.Errorf("move %s aside: %w", dir, err)
 		}
+		if err := testHook("switch-mid"); err != nil {
+			return err
+		}
 	} else if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return err
 	}
@@ -406,9 +445,27 @@ func unrooted(p *platform.Platform, path string) string {
 func (in *Installer) waitHealthy(ctx context.Context) (platform.ServiceState, error) {
 	ctx, cancel := context.WithTimeout(ctx, in.o.StartTimeout)
 	defer cancel()
+	in.logf("health gate: %s must stay up for %s", platform.ServiceName, in.o.Stable)
 	st, err := platform.WaitRunning(ctx, in.p.Services(), platform.ServiceName, in.o.Stable)
 	if err != nil {
 		return st, fmt.Errorf("%w; see %s", err, in.p.Paths.LogFile)
+	}
+	if in.o.Probe != nil {
+		var perr error
+		for {
+			if perr = in.o.Probe(ctx); perr == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return st, fmt.Errorf("%w: the connector does not answer: %v; see %s", platform.ErrServiceUnhealthy, perr, in.p.Paths.LogFile)
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+		// Still running after answering (not crashing right after).
+		if st2, err := in.p.Services().Status(platform.ServiceName); err == nil && (!st2.Running() || st2.Restarts != st.Restarts) {
+			return st2, fmt.Errorf("%w: %s stopped after answering (state %s/%s); see %s", platform.ErrServiceUnhealthy, platform.ServiceName, st2.Active, st2.Sub, in.p.Paths.LogFile)
+		}
 	}
 	return st, nil
 }
@@ -444,6 +501,9 @@ func (in *Installer) commit(j *Journal) error {
 // install dir was never touched; the service is started again if we
 // stopped it.
 func (in *Installer) abortBeforeSwitch(j *Journal, cause error) error {
+	if j.Op == OpRollback {
+		in.unstagePrevious()
+	}
 	os.RemoveAll(in.staging())
 	if j.ServiceWasUp {
 		in.p.Services().Start(platform.ServiceName)
@@ -467,7 +527,7 @@ func (in *Installer) undo(ctx context.Context, j *Journal, cause error) error {
 	}
 	j.enter(PhaseRollback)
 	in.logf("rolling back to %s: %v", j.FromVersion, cause)
-	if err := in.restoreOld(); err != nil {
+	if err := in.restoreOld(j); err != nil {
 		return fmt.Errorf("%v; rollback also failed: %w (the previous version is in %s)", cause, err, in.old())
 	}
 	if j.ServiceWasUp {
@@ -480,14 +540,23 @@ func (in *Installer) undo(ctx context.Context, j *Journal, cause error) error {
 	return &RolledBackError{To: j.FromVersion, Cause: cause}
 }
 
-// restoreOld puts the moved-aside tree back as the install dir.
-func (in *Installer) restoreOld() error {
+// restoreOld puts the moved-aside tree back as the install dir. The tree it
+// replaces is discarded, except in a rollback, where it is the kept
+// previous version and goes back to being that.
+func (in *Installer) restoreOld(j *Journal) error {
 	in.p.Services().Stop(platform.ServiceName)
 	dir := in.p.Paths.InstallDir
+	if j.Op == OpRollback {
+		in.unstagePrevious()
+	}
 	if exists(in.old()) {
 		if exists(dir) {
+			aside := in.failed()
+			if j.Op == OpRollback && !exists(in.previous()) {
+				aside = in.previous()
+			}
 			os.RemoveAll(in.failed())
-			if err := os.Rename(dir, in.failed()); err != nil {
+			if err := os.Rename(dir, aside); err != nil {
 				return err
 			}
 		}

@@ -31,18 +31,18 @@ var Phases = []string{PhaseResolve, PhaseDownload, PhaseVerify, PhaseStage, Phas
 
 // Journal is the on-disk record of a transaction in progress.
 type Journal struct {
-	ID             string    `json:"id"`
-	Op             string    `json:"op"` // install, update, rollback
-	Phase          string    `json:"phase"`
-	FromVersion    string    `json:"from_version,omitempty"`
-	ToVersion      string    `json:"to_version"`
-	Fresh          bool      `json:"fresh"` // no previous install
-	ServiceWasUp   bool      `json:"service_was_running"`
-	KeepOld        bool      `json:"keep_old"` // move the old tree to .previous on commit
-	Record         []byte    `json:"record,omitempty"`
-	PrevRecord     []byte    `json:"prev_record,omitempty"`
-	StartedAt      time.Time `json:"started_at"`
-	path           string
+	ID           string    `json:"id"`
+	Op           string    `json:"op"` // install, update, rollback
+	Phase        string    `json:"phase"`
+	FromVersion  string    `json:"from_version,omitempty"`
+	ToVersion    string    `json:"to_version"`
+	Fresh        bool      `json:"fresh"` // no previous install
+	ServiceWasUp bool      `json:"service_was_running"`
+	KeepOld      bool      `json:"keep_old"` // move the old tree to .previous on commit
+	Record       []byte    `json:"record,omitempty"`
+	PrevRecord   []byte    `json:"prev_record,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
+	path         string
 }
 
 // JournalFile is the journal's name in the state dir.

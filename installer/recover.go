@@ -28,12 +28,18 @@ func (in *Installer) Recover(ctx context.Context) (string, error) {
 	}
 	switch j.Phase {
 	case PhaseResolve, PhaseDownload, PhaseVerify, PhaseStage:
+		if j.Op == OpRollback {
+			in.unstagePrevious()
+		}
 		os.RemoveAll(in.staging())
 		if err := j.clear(); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("an interrupted %s to %s (at %s) was cleaned up; nothing had been changed", j.Op, j.ToVersion, j.Phase), nil
 	case PhaseStop:
+		if j.Op == OpRollback {
+			in.unstagePrevious()
+		}
 		os.RemoveAll(in.staging())
 		if j.ServiceWasUp {
 			start()
@@ -79,7 +85,7 @@ func (in *Installer) Recover(ctx context.Context) (string, error) {
 			}
 			return fmt.Sprintf("an interrupted install of %s was cleaned up; nothing is installed", j.ToVersion), nil
 		}
-		if err := in.restoreOld(); err != nil {
+		if err := in.restoreOld(j); err != nil {
 			return "", fmt.Errorf("undo interrupted %s: %w", j.Op, err)
 		}
 		if _, err := in.registerService(); err != nil {

@@ -57,7 +57,7 @@ func (p *Platform) Sandboxed() bool { return p.Root != "" }
 // DetectOptions lets tests replace the probes.
 type DetectOptions struct {
 	Root     string
-	GOOS     string             // default runtime.GOOS
+	GOOS     string // default runtime.GOOS
 	LookPath func(string) (string, error)
 }
 

@@ -36,7 +36,9 @@ type ServiceState struct {
 }
 
 // Running reports whether the service's main process is up.
-func (s ServiceState) Running() bool { return s.Active == "active" && (s.Sub == "" || s.Sub == "running") }
+func (s ServiceState) Running() bool {
+	return s.Active == "active" && (s.Sub == "" || s.Sub == "running")
+}
 
 // ErrServiceNotInstalled is returned for a service that is not registered.
 var ErrServiceNotInstalled = errors.New("service not installed")
@@ -60,13 +62,18 @@ func (p *Platform) Services() ServiceManager {
 	return p.hostServices()
 }
 
-// WaitRunning polls until the service has been running and has not
-// restarted for stable, or ctx ends. It returns the last state seen.
+// ErrServiceUnhealthy is wrapped when a service crashes, restart-loops or
+// does not stay up.
+var ErrServiceUnhealthy = errors.New("service is not healthy")
+
+// WaitRunning polls until the service has been running without a restart
+// for stable, or ctx ends. It fails at once when the service fails or
+// restarts (a restart loop). It returns the last state seen.
 func WaitRunning(ctx context.Context, m ServiceManager, name string, stable time.Duration) (ServiceState, error) {
 	var last ServiceState
 	var upSince time.Time
-	restarts := -1
-	tick := time.NewTicker(250 * time.Millisecond)
+	firstRestarts := -1
+	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		st, err := m.Status(name)
@@ -77,19 +84,25 @@ func WaitRunning(ctx context.Context, m ServiceManager, name string, stable time
 		if st.Note != "" && st.Active == "unknown" {
 			return st, nil // file-only manager: nothing to wait for
 		}
-		if st.Running() {
-			if upSince.IsZero() || st.Restarts != restarts {
-				upSince, restarts = time.Now(), st.Restarts
+		if firstRestarts < 0 {
+			firstRestarts = st.Restarts
+		}
+		switch {
+		case st.Active == "failed" || st.Sub == "auto-restart" || st.Restarts > firstRestarts:
+			return st, fmt.Errorf("%w: %s crashed and is restart-looping (state %s/%s, %d restarts)", ErrServiceUnhealthy, name, st.Active, st.Sub, st.Restarts)
+		case st.Running():
+			if upSince.IsZero() {
+				upSince = time.Now()
 			}
 			if time.Since(upSince) >= stable {
 				return st, nil
 			}
-		} else {
+		default:
 			upSince = time.Time{}
 		}
 		select {
 		case <-ctx.Done():
-			return last, fmt.Errorf("service %s did not stay running (state %s/%s, %d restarts): %w", name, last.Active, last.Sub, last.Restarts, ctx.Err())
+			return last, fmt.Errorf("%w: %s did not stay running (state %s/%s, %d restarts): %v", ErrServiceUnhealthy, name, last.Active, last.Sub, last.Restarts, ctx.Err())
 		case <-tick.C:
 		}
 	}

@@ -46,13 +46,9 @@ var tarballVersionRe = regexp.MustCompile(`v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)
 
 // fetch resolves and downloads the artifact to install, verified.
 func (a *app) fetch(ctx context.Context, f *fetchFlags) (*fetched, error) {
-	client, err := updater.NewHTTPClient(updater.ClientOptions{ProxyURL: f.proxy, CAFiles: f.caFiles})
+	dl, err := a.downloader(f)
 	if err != nil {
-		return nil, usageError{err}
-	}
-	dl := &updater.Downloader{Client: client, Progress: a.io.ErrOut, TTY: a.io.ErrTTY && !a.json, Logf: a.logf}
-	if a.json && !a.verbose {
-		dl.Progress = nil
+		return nil, err
 	}
 	vo := updater.VerifyOptions{SHA256: f.sha256, RequireDigest: f.requireDigest}
 	cache := a.plat.Paths.CacheDir
@@ -87,7 +83,7 @@ func (a *app) fetch(ctx context.Context, f *fetchFlags) (*fetched, error) {
 		return &fetched{art: installer.Artifact{Path: res.Path, Version: v.String(), Tag: "v" + v.String(),
 			Source: abs, SHA256: res.SHA256, Verified: res.Verified}}, nil
 	}
-	src, feedURL, err := a.source(client)
+	src, feedURL, err := a.sourceFor(f)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +102,10 @@ func (a *app) fetch(ctx context.Context, f *fetchFlags) (*fetched, error) {
 	if err != nil {
 		return nil, withProxyHint(err, f.proxy)
 	}
-	art := rel.SourceArtifact()
+	art, err := a.artifactOf(rel, src)
+	if err != nil {
+		return nil, err
+	}
 	a.logf("downloading %s %s", rel.Tag, connector.RedactURL(art.URL))
 	res, err := dl.Fetch(ctx, art, cache, vo)
 	if err != nil {
@@ -138,14 +137,39 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// source returns the feed to read releases from.
-func (a *app) source(client *http.Client) (updater.Source, string, error) {
+func (a *app) httpClient(f *fetchFlags) (*http.Client, error) {
+	c, err := updater.NewHTTPClient(updater.ClientOptions{ProxyURL: f.proxy, CAFiles: f.caFiles})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
+}
+
+func (a *app) downloader(f *fetchFlags) (*updater.Downloader, error) {
+	client, err := a.httpClient(f)
+	if err != nil {
+		return nil, err
+	}
+	dl := &updater.Downloader{Client: client, Progress: a.io.ErrOut, TTY: a.io.ErrTTY && !a.json, Logf: a.logf}
+	if a.json && !a.verbose {
+		dl.Progress = nil
+	}
+	return dl, nil
+}
+
+// sourceFor returns the feed to read releases from: --feed or the default
+// GitHub feed.
+func (a *app) sourceFor(f *fetchFlags) (updater.Source, string, error) {
+	client, err := a.httpClient(f)
+	if err != nil {
+		return nil, "", err
+	}
 	feed := orDefault(a.feed, DefaultFeed)
+	if !updater.IsGitHubFeedURL(feed) {
+		return a.mirrorSource(feed, client)
+	}
 	if err := updater.CheckFeedURL(feed); err != nil {
 		return nil, feed, usageError{err}
-	}
-	if !updater.IsGitHubFeedURL(feed) {
-		return nil, feed, fmt.Errorf("feed %s is not a GitHub releases API URL (…/repos/OWNER/REPO); signed mirror feeds are not supported by this build yet", connector.RedactURL(feed))
 	}
 	return &updater.GitHubFeed{BaseURL: feed, Client: client, UserAgent: "adldapctl/" + Version}, feed, nil
 }

@@ -96,6 +96,8 @@ func (a *app) rootCmd() *cobra.Command {
 	pf.StringVar(&a.feed, "feed", "", "release feed: GitHub API URL ending in /repos/OWNER/REPO, or a signed mirror URL/folder (default "+DefaultFeed+")")
 	root.AddCommand(
 		a.installCmd(),
+		a.updateCmd(),
+		a.rollbackCmd(),
 		a.statusCmd(),
 		a.serviceCmd(),
 		a.uninstallCmd(),

@@ -12,20 +12,20 @@ import (
 
 // statusJSON is `status --json` (a stable contract).
 type statusJSON struct {
-	Installed       bool                   `json:"installed"`
-	Version         string                 `json:"version,omitempty"`
-	Tag             string                 `json:"tag,omitempty"`
-	InstalledAt     string                 `json:"installed_at,omitempty"`
-	SHA256          string                 `json:"sha256,omitempty"`
-	Verified        string                 `json:"verified,omitempty"`
-	PreviousVersion string                 `json:"previous_version,omitempty"`
-	LastResult      string                 `json:"last_result,omitempty"`
-	PackageVersion  string                 `json:"package_json_version,omitempty"`
-	Service         platform.ServiceState  `json:"service"`
-	Proxy           string                 `json:"proxy,omitempty"`
-	ProxySource     string                 `json:"proxy_source,omitempty"`
-	Paths           map[string]string      `json:"paths"`
-	Platform        map[string]string      `json:"platform"`
+	Installed       bool                  `json:"installed"`
+	Version         string                `json:"version,omitempty"`
+	Tag             string                `json:"tag,omitempty"`
+	InstalledAt     string                `json:"installed_at,omitempty"`
+	SHA256          string                `json:"sha256,omitempty"`
+	Verified        string                `json:"verified,omitempty"`
+	PreviousVersion string                `json:"previous_version,omitempty"`
+	LastResult      string                `json:"last_result,omitempty"`
+	PackageVersion  string                `json:"package_json_version,omitempty"`
+	Service         platform.ServiceState `json:"service"`
+	Proxy           string                `json:"proxy,omitempty"`
+	ProxySource     string                `json:"proxy_source,omitempty"`
+	Paths           map[string]string     `json:"paths"`
+	Platform        map[string]string     `json:"platform"`
 }
 
 func (a *app) statusCmd() *cobra.Command {
