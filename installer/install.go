@@ -216,12 +216,15 @@ func (in *Installer) run(ctx context.Context, j *Journal, res *Result, rec *conn
 		return in.abortBeforeSwitch(j, err)
 	}
 
+	// Record whether the service runs before journaling stop, so recovery
+	// knows to start it again.
+	svc := p.Services()
+	st, stErr := svc.Status(platform.ServiceName)
+	j.ServiceWasUp = stErr == nil && st.Installed && st.Running()
 	if err := j.enter(PhaseStop); err != nil {
 		return in.abortBeforeSwitch(j, err)
 	}
-	svc := p.Services()
-	if st, err := svc.Status(platform.ServiceName); err == nil && st.Installed {
-		j.ServiceWasUp = st.Running()
+	if stErr == nil && st.Installed {
 		if st.Active != "inactive" && st.Active != "unknown" {
 			in.logf("stopping %s", platform.ServiceName)
 			if err := svc.Stop(platform.ServiceName); err != nil {
@@ -478,16 +481,17 @@ func (in *Installer) commit(j *Journal) error {
 	if exists(in.old()) {
 		if j.KeepOld {
 			// Keep the previous version for rollback; prune the one before.
+			// The record first: a crash in between is redone by Recover.
+			if len(j.PrevRecord) > 0 {
+				if err := platform.WriteFileAtomic(in.previousRecordPath(), j.PrevRecord, 0o644); err != nil {
+					return err
+				}
+			}
 			if err := os.RemoveAll(in.previous()); err != nil {
 				return err
 			}
 			if err := os.Rename(in.old(), in.previous()); err != nil {
 				return err
-			}
-			if len(j.PrevRecord) > 0 {
-				if err := platform.WriteFileAtomic(in.previousRecordPath(), j.PrevRecord, 0o644); err != nil {
-					return err
-				}
 			}
 		} else if err := os.RemoveAll(in.old()); err != nil {
 			return err

@@ -18,6 +18,9 @@ func (in *Installer) Recover(ctx context.Context) (string, error) {
 	if err != nil || j == nil {
 		return "", err
 	}
+	if j.ToVersion == "" {
+		j.ToVersion = "a release not yet resolved"
+	}
 	svc := in.p.Services()
 	start := func() {
 		if !in.p.Sandboxed() && exists(filepath.Join(in.p.Paths.InstallDir, "server.js")) {
@@ -91,7 +94,7 @@ func (in *Installer) Recover(ctx context.Context) (string, error) {
 		if _, err := in.registerService(); err != nil {
 			return "", err
 		}
-		start()
+		start() // after a switch the install is always left running
 		if err := j.clear(); err != nil {
 			return "", err
 		}
