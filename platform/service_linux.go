@@ -66,12 +66,16 @@ func (s *systemdServices) Install(spec ServiceSpec) (bool, error) {
 				return false, err
 			}
 			changed = true
+			if err := systemctl("daemon-reload"); err != nil {
+				return false, err
+			}
 		}
-		if err := systemctl("daemon-reload"); err != nil {
-			return false, err
-		}
-		if err := systemctl("enable", spec.Name+".service"); err != nil {
-			return false, err
+		// enable is cheap when already enabled, but skip it then: it is on
+		// the update's downtime path.
+		if out, err := exec.Command("systemctl", "is-enabled", spec.Name+".service").Output(); err != nil || strings.TrimSpace(string(out)) != "enabled" {
+			if err := systemctl("enable", spec.Name+".service"); err != nil {
+				return false, err
+			}
 		}
 	}
 	if spec.Logrotate != nil {
