@@ -47,8 +47,13 @@ test-acceptance:
 	bash scripts/deps.sh
 	$(GO) test -count=1 -tags acceptance -timeout 30m -v ./test/acceptance/
 
+# Builds adldapctl, serves a sample connector from a local feed and runs
+# install → verify → update → rollback in a throwaway systemd-nspawn
+# container, printing what a user would see. Needs root; touches none of the
+# host's real paths, services or trust store.
 demo: bin
-	bash scripts/demo.sh
+	bash scripts/deps.sh
+	$(GO) run ./internal/cmd/demo -bin $(DIST)/adldapctl
 
 bench:
 	bash scripts/bench.sh

@@ -145,4 +145,3 @@ func TestLockNamesHolderPid(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-

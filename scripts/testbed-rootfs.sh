@@ -62,7 +62,7 @@ cleanup() { rm -rf --one-file-system "$work"; }
 trap cleanup EXIT
 
 rootfs="$work/rootfs"
-log "debootstrap $SUITE into $rootfs (about a minute; log: $work/debootstrap.log)"
+log "debootstrap $SUITE into $rootfs (a few minutes; log: $work/debootstrap.log)"
 start=$(date +%s)
 if ! debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$rootfs" "$MIRROR" >"$work/debootstrap.log" 2>&1; then
 	tail -n 30 "$work/debootstrap.log" >&2 || true

@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrVerification is wrapped by every failure to verify a download: digest
@@ -25,6 +27,12 @@ type Downloader struct {
 	Progress io.Writer    // where progress goes (stderr); nil for none
 	TTY      bool         // Progress is a terminal: draw a bar, not lines
 	Logf     func(format string, args ...any)
+	// Retry says how transient failures are retried within one Fetch;
+	// the zero value is 3 attempts with backoff (see RetryPolicy).
+	Retry RetryPolicy
+
+	// checkSpace replaces CheckFreeSpace in tests.
+	checkSpace func(dir string, need int64) error
 }
 
 // VerifyOptions says what a download must match beyond the feed's own
@@ -48,9 +56,29 @@ type Result struct {
 
 // Fetch downloads a into dir and verifies it. The bytes are streamed to
 // dir/<name>.partial and hashed on the way; only when the size and every
-// available digest match is the file renamed to dir/<name>. On failure
-// nothing is left behind (no final file, no .partial). a.URL may be
+// available digest match is the file renamed to dir/<name>. a.URL may be
 // https://, http:// to a loopback host, file:// or a local path.
+//
+// When the size is known (from the feed or the server), Fetch first checks
+// that dir has room for the rest of the file plus 10%, and fails with an
+// error wrapping ErrNoSpace if not.
+//
+// A remote download that fails for a transient reason (connection refused,
+// cut or timed out, HTTP 408, 429, 5xx) is retried as d.Retry says. When
+// the server gave a validator (a strong ETag, else Last-Modified), each
+// retry resumes after the bytes on disk, with Range and If-Range; a server
+// that answers with the whole file instead (it ignores ranges, or the file
+// changed) is read again from the start.
+//
+// When Fetch gives up after such an interruption, or its context is
+// cancelled, and the download is resumable, the .partial is kept with a
+// sidecar dir/<name>.partial.json recording the URL, the validator and the
+// size; the next Fetch of the same URL hashes the kept bytes and continues
+// after them. A body still cut short on the last attempt is reported as a
+// truncated download wrapping ErrVerification (its bytes are kept all the
+// same: they are verified with the rest once complete). Every other
+// failure, a failed verification in particular, leaves nothing behind: no
+// final file, no .partial, no sidecar.
 func (d *Downloader) Fetch(ctx context.Context, a Artifact, dir string, vo VerifyOptions) (*Result, error) {
 	if err := checkArtifactName(a.Name); err != nil {
 		return nil, err
@@ -75,134 +103,479 @@ func (d *Downloader) Fetch(ctx context.Context, a Artifact, dir string, vo Verif
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-
-	src, expected, err := d.open(ctx, remote, local)
-	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", a.Name, err)
-	}
-	defer src.Close()
-	where := a.URL
-	if remote != nil {
-		where = remote.Redacted()
-	}
-	if a.Size > 0 && expected >= 0 && expected != a.Size {
-		return nil, fmt.Errorf("%w: %s: the feed announces %d bytes but %s serves %d", ErrVerification, a.Name, a.Size, where, expected)
-	}
-	total := expected
-	if total < 0 && a.Size > 0 {
-		total = a.Size
-	}
-
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("download %s: %w", a.Name, err)
 	}
-	final := filepath.Join(dir, a.Name)
-	partial := final + ".partial"
-	f, err := os.OpenFile(partial, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", a.Name, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(partial)
-		}
-	}()
 
-	d.logf("downloading %s from %s", a.Name, where)
-	prog := d.newProgress(a.Name, total)
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h, prog), src)
-	prog.done(err == nil)
+	final := filepath.Join(dir, a.Name)
+	dl := &download{
+		d:       d,
+		a:       a,
+		feedSum: feedSum,
+		remote:  remote,
+		where:   a.URL,
+		dir:     dir,
+		partial: final + ".partial",
+		sidecar: sidecarPath(final + ".partial"),
+		h:       sha256.New(),
+		total:   -1,
+		prog:    nopProgress{},
+	}
+	if remote != nil {
+		dl.where = remote.Redacted()
+		err = dl.fetchRemote(ctx)
+	} else {
+		err = dl.copyLocal(ctx, local)
+	}
+	dl.prog.done(err == nil)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, fmt.Errorf("download %s: %w", a.Name, cerr)
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			of := ""
-			if expected >= 0 {
-				of = fmt.Sprintf(" of %d", expected)
-			}
-			return nil, fmt.Errorf("%w: %s: download truncated after %d%s bytes from %s", ErrVerification, a.Name, n, of, where)
-		}
-		return nil, fmt.Errorf("download %s from %s: %w", a.Name, where, unwrapURLError(err))
+		dl.abandon(err)
+		return nil, err
 	}
-	if expected >= 0 && n != expected {
-		return nil, fmt.Errorf("%w: %s: download truncated: got %d of %d bytes from %s", ErrVerification, a.Name, n, expected, where)
-	}
+
+	n := dl.n
 	if a.Size > 0 && n != a.Size {
-		return nil, fmt.Errorf("%w: %s: size mismatch: the feed announces %d bytes, got %d", ErrVerification, a.Name, a.Size, n)
+		err = fmt.Errorf("%w: %s: size mismatch: the feed announces %d bytes, got %d", ErrVerification, a.Name, a.Size, n)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	sum := hex.EncodeToString(dl.h.Sum(nil))
 	verified := "none"
-	if feedSum != "" {
+	if err == nil && feedSum != "" {
 		if sum != feedSum {
-			return nil, fmt.Errorf("%w: %s: sha256 mismatch: the feed says %s, downloaded file is %s", ErrVerification, a.Name, feedSum, sum)
+			err = fmt.Errorf("%w: %s: sha256 mismatch: the feed says %s, downloaded file is %s", ErrVerification, a.Name, feedSum, sum)
 		}
 		verified = "digest"
 	}
-	if userSum != "" {
+	if err == nil && userSum != "" {
 		if sum != userSum {
-			return nil, fmt.Errorf("%w: %s: sha256 does not match --sha256: expected %s, downloaded file is %s", ErrVerification, a.Name, userSum, sum)
+			err = fmt.Errorf("%w: %s: sha256 does not match --sha256: expected %s, downloaded file is %s", ErrVerification, a.Name, userSum, sum)
 		}
 		verified = "user-sha256"
 	}
-
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("download %s: %w", a.Name, err)
+	if err == nil {
+		err = dl.commit(final)
 	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("download %s: %w", a.Name, err)
+	if err != nil {
+		dl.abandon(err)
+		return nil, err
 	}
-	if err := os.Rename(partial, final); err != nil {
-		return nil, fmt.Errorf("download %s: %w", a.Name, err)
-	}
-	ok = true
-	syncDir(dir)
 	d.logf("downloaded %s: %d bytes, sha256 %s (verified: %s)", a.Name, n, sum, verified)
 	return &Result{Path: final, SHA256: sum, Size: n, Verified: verified}, nil
 }
 
-// open starts reading the artifact and returns its length, or -1 when
-// unknown.
-func (d *Downloader) open(ctx context.Context, remote *url.URL, local string) (io.ReadCloser, int64, error) {
-	if remote == nil {
-		f, err := os.Open(local)
-		if err != nil {
-			return nil, 0, err
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, 0, err
-		}
-		if !st.Mode().IsRegular() {
-			f.Close()
-			return nil, 0, fmt.Errorf("%s is not a regular file", local)
-		}
-		return ctxReader{ctx, f}, st.Size(), nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, remote.String(), nil)
+// download is the state of one Fetch.
+type download struct {
+	d       *Downloader
+	a       Artifact
+	feedSum string
+	remote  *url.URL // nil for a local file
+	where   string   // the URL or path for messages, password redacted
+	dir     string
+	partial string
+	sidecar string
+
+	f         *os.File  // the open partial; nil once committed
+	h         hash.Hash // of the n bytes in f
+	n         int64     // bytes in f
+	total     int64     // the whole artifact's size as the server announced it; -1 unknown
+	validator string    // If-Range value for the bytes in f; "" when they cannot be resumed
+	prog      progress
+	spaceFor  int64 // the total free space was last checked for; 0 none
+}
+
+// openPartial opens dir/<name>.partial. When resume is set and the
+// sidecar shows the partial holds the start of this very artifact, it
+// hashes those bytes and continues after them; otherwise the partial
+// starts empty.
+func (dl *download) openPartial(resume bool) error {
+	f, err := os.OpenFile(dl.partial, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, 0, err
+		return fmt.Errorf("download %s: %w", dl.a.Name, err)
 	}
-	req.Header.Set("User-Agent", "adldapctl")
-	// Ask for the bytes as stored: no transparent decompression, so
-	// Content-Length and the digest are about the artifact itself.
-	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := guardRedirects(d.Client).Do(req)
+	dl.f = f
+	if st := readPartialState(dl.sidecar); resume && st.matches(dl.a, dl.feedSum) {
+		n, err := io.Copy(dl.h, f) // streamed: the partial may be large
+		if err == nil && n > 0 && (st.Size < 0 || n < st.Size) {
+			dl.n, dl.total, dl.validator = n, st.Size, st.Validator
+			dl.d.logf("resuming %s: %s already downloaded", dl.a.Name, formatBytes(n))
+			return nil
+		}
+	}
+	return dl.restart()
+}
+
+// restart empties the partial and forgets its sidecar.
+func (dl *download) restart() error {
+	dl.h.Reset()
+	dl.n, dl.validator = 0, ""
+	dl.prog.set(0)
+	os.Remove(dl.sidecar)
+	if err := dl.f.Truncate(0); err != nil {
+		return fmt.Errorf("download %s: %w", dl.a.Name, err)
+	}
+	if _, err := dl.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("download %s: %w", dl.a.Name, err)
+	}
+	return nil
+}
+
+// abandon cleans up after err: it keeps a resumable partial after an
+// interruption and removes the partial and its sidecar otherwise.
+func (dl *download) abandon(err error) {
+	if dl.f == nil {
+		return
+	}
+	keep := dl.validator != "" && dl.n > 0 && interrupted(err)
+	if keep {
+		keep = dl.f.Sync() == nil
+	}
+	dl.f.Close()
+	dl.f = nil
+	if keep {
+		dl.d.logf("kept %s of %s in %s: the next download resumes it", formatBytes(dl.n), dl.a.Name, dl.partial)
+		return
+	}
+	os.Remove(dl.partial)
+	os.Remove(dl.sidecar)
+}
+
+// interrupted reports whether err stopped a download whose bytes so far
+// are good: a transient failure (retries exhausted), a cut connection, a
+// cancelled context or a full disk. Verification failures (other than a
+// cut) and refusals are not.
+func interrupted(err error) bool {
+	var ie *incompleteError
+	return isTransient(err) || errors.As(err, &ie) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, ErrNoSpace)
+}
+
+// commit makes the verified partial the final file.
+func (dl *download) commit(final string) error {
+	if err := dl.f.Sync(); err != nil {
+		return fmt.Errorf("download %s: %w", dl.a.Name, err)
+	}
+	err := dl.f.Close()
+	dl.f = nil
+	if err == nil {
+		err = os.Rename(dl.partial, final)
+	}
+	os.Remove(dl.sidecar)
 	if err != nil {
+		os.Remove(dl.partial)
+		return fmt.Errorf("download %s: %w", dl.a.Name, err)
+	}
+	syncDir(dl.dir)
+	return nil
+}
+
+// ensureSpace checks that dir has room for the rest of an artifact of
+// total bytes plus 10%, once per announced size. Only a definite lack of
+// space is an error.
+func (dl *download) ensureSpace(total int64) error {
+	if total <= 0 || total == dl.spaceFor {
+		return nil
+	}
+	rest := max(total-dl.n, 0)
+	need := rest + rest/10
+	check := dl.d.checkSpace
+	if check == nil {
+		check = CheckFreeSpace
+	}
+	if err := check(dl.dir, need); err != nil {
+		if errors.Is(err, ErrNoSpace) {
+			return fmt.Errorf("download %s: %w", dl.a.Name, err)
+		}
+		dl.d.logf("download %s: cannot tell the free space (%v); going on", dl.a.Name, err)
+	}
+	dl.spaceFor = total
+	return nil
+}
+
+// startProgress creates the progress display when the first body starts,
+// and moves it to the bytes already on disk.
+func (dl *download) startProgress(total int64) {
+	if _, ok := dl.prog.(nopProgress); ok && dl.d.Progress != nil {
+		if total < 0 && dl.a.Size > 0 {
+			total = dl.a.Size
+		}
+		dl.prog = dl.d.newProgress(dl.a.Name, total)
+	}
+	dl.prog.set(dl.n)
+}
+
+// copyBody appends r to the partial, hashing it on the way. A write
+// failure comes back as writeError (ErrNoSpace for a full disk); a read
+// failure as is.
+func (dl *download) copyBody(r io.Reader) error {
+	n, err := io.Copy(io.MultiWriter(fileWriter{dl.f}, dl.h, dl.prog), r)
+	dl.n += n
+	var we writeError
+	if errors.As(err, &we) {
+		if isNoSpace(we.err) {
+			return fmt.Errorf("download %s: %w", dl.a.Name, noSpaceError(dl.dir, we.err))
+		}
+		return fmt.Errorf("download %s: %w", dl.a.Name, we)
+	}
+	return err
+}
+
+// fileWriter tells write errors apart from read errors in io.Copy.
+type fileWriter struct{ f *os.File }
+
+func (w fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		err = writeError{err}
+	}
+	return n, err
+}
+
+type writeError struct{ err error }
+
+func (e writeError) Error() string { return e.err.Error() }
+func (e writeError) Unwrap() error { return e.err }
+
+// copyLocal copies a local artifact: no resume, no retry.
+func (dl *download) copyLocal(ctx context.Context, path string) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", dl.a.Name, err)
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return fmt.Errorf("download %s: %w", dl.a.Name, err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("download %s: %s is not a regular file", dl.a.Name, path)
+	}
+	if dl.a.Size > 0 && st.Size() != dl.a.Size {
+		return fmt.Errorf("%w: %s: the feed announces %d bytes but %s serves %d", ErrVerification, dl.a.Name, dl.a.Size, path, st.Size())
+	}
+	if err := dl.openPartial(false); err != nil {
+		return err
+	}
+	if err := dl.ensureSpace(st.Size()); err != nil {
+		return err
+	}
+	dl.d.logf("downloading %s from %s", dl.a.Name, path)
+	dl.startProgress(st.Size())
+	if err := dl.copyBody(ctxReader{ctx, src}); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
-			return nil, 0, cerr
+			return fmt.Errorf("download %s: %w", dl.a.Name, cerr)
 		}
-		return nil, 0, fmt.Errorf("%s cannot be reached: %w", req.URL.Redacted(), unwrapURLError(err))
+		if errors.Is(err, ErrNoSpace) {
+			return err
+		}
+		return fmt.Errorf("download %s from %s: %w", dl.a.Name, path, err)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if dl.n != st.Size() {
+		return fmt.Errorf("%w: %s: %s changed while it was copied: got %d of %d bytes", ErrVerification, dl.a.Name, path, dl.n, st.Size())
+	}
+	return nil
+}
+
+// fetchRemote downloads with retries, resuming where it can.
+func (dl *download) fetchRemote(ctx context.Context) error {
+	if err := dl.openPartial(true); err != nil {
+		return err
+	}
+	if err := dl.ensureSpace(dl.a.Size); err != nil {
+		return err
+	}
+	dl.d.logf("downloading %s from %s", dl.a.Name, dl.where)
+	pol := dl.d.Retry
+	attempts := pol.attempts()
+	client := permanentRedirects(guardRedirects(dl.d.Client))
+	for attempt := 1; ; attempt++ {
+		err := dl.attempt(ctx, client)
+		if err == nil {
+			return nil
+		}
+		if !isTransient(err) || ctx.Err() != nil {
+			return err
+		}
+		if attempt >= attempts {
+			return dl.exhausted(err, attempt)
+		}
+		wait := pol.delay(attempt, retryAfterOf(err))
+		dl.d.logf("%v; retrying in %s (attempt %d of %d)", err, wait.Round(10*time.Millisecond), attempt+1, attempts)
+		if err := pol.sleep(ctx, wait); err != nil {
+			return fmt.Errorf("download %s: %w", dl.a.Name, err)
+		}
+	}
+}
+
+// exhausted turns the last transient error into the final one. A body cut
+// short is a verification failure (a truncated download is refused), but
+// its bytes stay resumable.
+func (dl *download) exhausted(err error, attempts int) error {
+	tries := ""
+	if attempts > 1 {
+		tries = fmt.Sprintf(" (%d attempts)", attempts)
+	}
+	var ie *incompleteError
+	if errors.As(err, &ie) {
+		kept := ""
+		if dl.validator != "" && dl.n > 0 {
+			kept = "; the bytes received are kept and the next download resumes them"
+		}
+		return fmt.Errorf("%w: %s: %v from %s%s%s", ErrVerification, dl.a.Name, ie, dl.where, tries, kept)
+	}
+	return fmt.Errorf("%w%s", err, tries)
+}
+
+// attempt makes one request (two when the server cannot continue the
+// partial) and appends its body to the partial.
+func (dl *download) attempt(ctx context.Context, client *http.Client) error {
+	name := dl.a.Name
+	for {
+		if dl.n > 0 && dl.validator == "" {
+			// Nothing to check a continuation against: start again.
+			if err := dl.restart(); err != nil {
+				return err
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, dl.remote.String(), nil)
+		if err != nil {
+			return fmt.Errorf("download %s: %w", name, err)
+		}
+		req.Header.Set("User-Agent", "adldapctl")
+		// Ask for the bytes as stored: no transparent decompression, so
+		// Content-Length and the digest are about the artifact itself.
+		req.Header.Set("Accept-Encoding", "identity")
+		ranged := dl.n > 0
+		if ranged {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", dl.n))
+			req.Header.Set("If-Range", dl.validator)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return fmt.Errorf("download %s: %w", name, cerr)
+			}
+			err = fmt.Errorf("download %s: %s cannot be reached: %w", name, dl.where, unwrapURLError(err))
+			if retryableTransport(err) {
+				return transient(err)
+			}
+			return err
+		}
+		total, again, err := dl.accept(resp, ranged)
+		if err != nil || again {
+			resp.Body.Close()
+			if again {
+				if err := dl.restart(); err != nil {
+					return err
+				}
+				continue
+			}
+			return err
+		}
+		err = dl.readBody(ctx, resp.Body, total)
 		resp.Body.Close()
-		return nil, 0, fmt.Errorf("%s: HTTP %s", resp.Request.URL.Redacted(), resp.Status)
+		return err
 	}
-	return resp.Body, resp.ContentLength, nil
+}
+
+// accept checks a response's status and headers and records the resume
+// state. It returns the whole artifact's size (-1 unknown), or again when
+// the partial must be dropped and the request made afresh.
+func (dl *download) accept(resp *http.Response, ranged bool) (total int64, again bool, err error) {
+	name, where := dl.a.Name, resp.Request.URL.Redacted()
+	switch code := resp.StatusCode; {
+	case code == http.StatusRequestedRangeNotSatisfiable && ranged:
+		dl.d.logf("download %s: the server cannot continue at byte %d (HTTP %s); starting again", name, dl.n, resp.Status)
+		return 0, true, nil
+	case code == http.StatusPartialContent && ranged:
+		first, _, t, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		et := resp.Header.Get("ETag")
+		switch {
+		case !ok || first != dl.n:
+			dl.d.logf("download %s: the server sent range %q when asked for bytes %d-; starting again", name, resp.Header.Get("Content-Range"), dl.n)
+			return 0, true, nil
+		case dl.total >= 0 && t >= 0 && t != dl.total,
+			et != "" && strings.HasPrefix(dl.validator, `"`) && et != dl.validator:
+			dl.d.logf("download %s: the file on the server changed; starting again", name)
+			return 0, true, nil
+		}
+		total = t
+		dl.d.logf("download %s: continuing after byte %d", name, dl.n)
+	case code >= 200 && code <= 299 && code != http.StatusPartialContent:
+		if dl.n > 0 {
+			dl.d.logf("download %s: the server sent the whole file (it ignores ranges, or the file changed); starting again", name)
+			if err := dl.restart(); err != nil {
+				return 0, false, err
+			}
+		}
+		dl.validator = validatorOf(resp)
+		total = resp.ContentLength
+	default:
+		err := fmt.Errorf("download %s: %s: HTTP %s", name, where, resp.Status)
+		if code == http.StatusProxyAuthRequired {
+			err = fmt.Errorf("%w: the proxy refused the credentials; check the user name and password in the proxy URL", err)
+		}
+		if retryableStatus(code) {
+			return 0, false, &transientError{err: err, retryAfter: retryAfter(resp.Header, time.Now())}
+		}
+		return 0, false, err
+	}
+	if dl.a.Size > 0 && total >= 0 && total != dl.a.Size {
+		return 0, false, fmt.Errorf("%w: %s: the feed announces %d bytes but %s serves %d", ErrVerification, name, dl.a.Size, where, total)
+	}
+	dl.total = total
+	if dl.validator != "" {
+		st := &partialState{URL: RedactURL(dl.a.URL), Validator: dl.validator, Size: total, SHA256: dl.feedSum}
+		if err := writePartialState(dl.sidecar, st); err != nil {
+			dl.d.logf("download %s: cannot record the resume state (%v); this download will not be resumable", name, err)
+			dl.validator = ""
+		}
+	} else {
+		os.Remove(dl.sidecar)
+	}
+	if err := dl.ensureSpace(total); err != nil {
+		return 0, false, err
+	}
+	return total, false, nil
+}
+
+// readBody appends a response body. A body that ends early (a cut
+// connection) is a transient incompleteError.
+func (dl *download) readBody(ctx context.Context, body io.Reader, total int64) error {
+	dl.startProgress(total)
+	err := dl.copyBody(body)
+	var we writeError
+	switch {
+	case err == nil:
+		if total >= 0 && dl.n < total {
+			err = io.ErrUnexpectedEOF
+		} else {
+			return nil
+		}
+	case ctx.Err() != nil:
+		return fmt.Errorf("download %s: %w", dl.a.Name, ctx.Err())
+	case errors.Is(err, ErrNoSpace), errors.As(err, &we):
+		return err
+	}
+	return transient(fmt.Errorf("download %s from %s: %w", dl.a.Name, dl.where,
+		&incompleteError{got: dl.n, want: total, cause: unwrapURLError(err)}))
+}
+
+// permanentRedirects marks a refused redirect so that it is not retried.
+// c is a copy made by guardRedirects.
+func permanentRedirects(c *http.Client) *http.Client {
+	check := c.CheckRedirect
+	if check == nil {
+		return c
+	}
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := check(req, via); err != nil && err != http.ErrUseLastResponse {
+			return &permanentError{err}
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}
+	return c
 }
 
 func (d *Downloader) logf(format string, args ...any) {

@@ -138,17 +138,30 @@ func TestFetchReplacesStalePartial(t *testing.T) {
 
 func TestFetchTruncated(t *testing.T) {
 	body := payload(10_000)
+	var hits, ranged atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.Header.Get("Range") != "" {
+			ranged.Add(1)
+		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)*2))
 		w.Write(body) // then the handler returns and the connection is closed short
 	}))
 	defer srv.Close()
 	dir := t.TempDir()
 	var progress bytes.Buffer
-	d := &Downloader{Progress: &progress}
+	d := &Downloader{Progress: &progress, Retry: noWait(nil)}
 	_, err := d.Fetch(context.Background(), Artifact{Name: "x.tar.gz", URL: srv.URL + "/a"}, dir, VerifyOptions{})
 	if !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "truncated") {
 		t.Fatalf("err = %v, want ErrVerification (truncated)", err)
+	}
+	// A cut is transient: retried, each time from the start (the server
+	// gives no validator to resume against), and nothing kept.
+	if hits.Load() != 3 || ranged.Load() != 0 {
+		t.Errorf("%d requests, %d with Range; want 3 whole-file requests", hits.Load(), ranged.Load())
+	}
+	if !strings.Contains(err.Error(), "10000 of 20000 bytes") || !strings.Contains(err.Error(), "3 attempts") {
+		t.Errorf("err = %v, want the byte counts and the attempts", err)
 	}
 	assertEmpty(t, dir)
 	if !strings.Contains(progress.String(), "failed") {
@@ -336,9 +349,13 @@ func TestFetchUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	u := srv.URL + "/x.msi"
 	srv.Close()
-	_, err := (&Downloader{}).Fetch(context.Background(), Artifact{Name: "x.msi", URL: u}, t.TempDir(), VerifyOptions{})
+	var waits []time.Duration
+	_, err := (&Downloader{Retry: noWait(&waits)}).Fetch(context.Background(), Artifact{Name: "x.msi", URL: u}, t.TempDir(), VerifyOptions{})
 	if err == nil || !strings.Contains(err.Error(), u) {
 		t.Fatalf("err = %v, want the URL", err)
+	}
+	if len(waits) != 2 {
+		t.Errorf("a refused connection is transient: want 2 retries, got %d", len(waits))
 	}
 }
 

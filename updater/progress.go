@@ -9,9 +9,11 @@ import (
 )
 
 // progress receives the bytes as they are written and is told when the
-// copy ends.
+// download ends. set moves it to n bytes: the bytes kept from an earlier
+// attempt when resuming, 0 when a download restarts.
 type progress interface {
 	io.Writer
+	set(n int64)
 	done(ok bool)
 }
 
@@ -44,6 +46,7 @@ func (d *Downloader) newProgress(name string, total int64) progress {
 type nopProgress struct{}
 
 func (nopProgress) Write(p []byte) (int, error) { return len(p), nil }
+func (nopProgress) set(int64)                   {}
 func (nopProgress) done(bool)                   {}
 
 type barProgress struct{ bar *progressbar.ProgressBar }
@@ -52,6 +55,8 @@ func (b *barProgress) Write(p []byte) (int, error) {
 	_ = b.bar.Add64(int64(len(p)))
 	return len(p), nil
 }
+
+func (b *barProgress) set(n int64) { _ = b.bar.Set64(n) }
 
 func (b *barProgress) done(ok bool) {
 	if ok {
@@ -87,6 +92,17 @@ func (l *lineProgress) Write(p []byte) (int, error) {
 		fmt.Fprintf(l.w, "downloading %s: %s\n", l.name, formatBytes(l.n))
 	}
 	return len(p), nil
+}
+
+// set moves to n without printing: the next line comes at the next 10%
+// step (or 10 MB) past n.
+func (l *lineProgress) set(n int64) {
+	l.n = n
+	if l.total > 0 {
+		l.step = n * 10 / l.total
+	} else {
+		l.step = n / unknownSizeStep
+	}
 }
 
 func (l *lineProgress) done(ok bool) {
