@@ -89,7 +89,7 @@ func WaitRunning(ctx context.Context, m ServiceManager, name string, stable time
 		}
 		switch {
 		case st.Active == "failed" || st.Sub == "auto-restart" || st.Restarts > firstRestarts:
-			return st, fmt.Errorf("%w: %s crashed and is restart-looping (state %s/%s, %d restarts)", ErrServiceUnhealthy, name, st.Active, st.Sub, st.Restarts)
+			return st, fmt.Errorf("%w: %s exited after starting and systemd is restarting it (state %s/%s)", ErrServiceUnhealthy, name, st.Active, st.Sub)
 		case st.Running():
 			if upSince.IsZero() {
 				upSince = time.Now()

@@ -54,6 +54,7 @@ func NewHTTPClient(o ClientOptions) (*http.Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = proxy
+	tr.OnProxyConnectResponse = onProxyConnectResponse
 	tr.TLSClientConfig = tlsConf
 	tr.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSHandshakeTimeout = timeout

@@ -1,6 +1,6 @@
 // Package updater finds and fetches releases of the Auth0 AD/LDAP Connector.
 //
-// It owns the release feeds (GitHub releases today), version parsing and
+// It owns the release feeds (GitHub releases and signed mirrors), version parsing and
 // comparison, the HTTP client (proxy and extra CA settings), and verified
 // downloads: artifacts are streamed to a ".partial" file, hashed while
 // streaming, checked against the feed's digest, the size the feed announced

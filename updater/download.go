@@ -70,15 +70,17 @@ type Result struct {
 // that answers with the whole file instead (it ignores ranges, or the file
 // changed) is read again from the start.
 //
-// When Fetch gives up after such an interruption, or its context is
-// cancelled, and the download is resumable, the .partial is kept with a
-// sidecar dir/<name>.partial.json recording the URL, the validator and the
-// size; the next Fetch of the same URL hashes the kept bytes and continues
-// after them. A body still cut short on the last attempt is reported as a
-// truncated download wrapping ErrVerification (its bytes are kept all the
-// same: they are verified with the rest once complete). Every other
-// failure, a failed verification in particular, leaves nothing behind: no
-// final file, no .partial, no sidecar.
+// When Fetch gives up on a transient failure (retries exhausted on a
+// connection error, a timeout or HTTP 408/429/5xx), its context is
+// cancelled or the disk is full, and the download is resumable, the
+// .partial is kept with a sidecar dir/<name>.partial.json recording the
+// URL, the validator and the size; the next Fetch of the same URL hashes
+// the kept bytes and continues after them. The sidecar is written before
+// each body, so a process killed mid-download leaves a resumable partial
+// too. A body still cut short on the last attempt is a truncated download:
+// an error wrapping ErrVerification, and like every other verification
+// failure or refusal it leaves nothing behind: no final file, no .partial,
+// no sidecar.
 func (d *Downloader) Fetch(ctx context.Context, a Artifact, dir string, vo VerifyOptions) (*Result, error) {
 	if err := checkArtifactName(a.Name); err != nil {
 		return nil, err
@@ -239,12 +241,14 @@ func (dl *download) abandon(err error) {
 }
 
 // interrupted reports whether err stopped a download whose bytes so far
-// are good: a transient failure (retries exhausted), a cut connection, a
-// cancelled context or a full disk. Verification failures (other than a
-// cut) and refusals are not.
+// are worth keeping: a transient failure (retries exhausted), a cancelled
+// context or a full disk. Verification failures (a truncated download
+// included) and refusals are not.
 func interrupted(err error) bool {
-	var ie *incompleteError
-	return isTransient(err) || errors.As(err, &ie) ||
+	if errors.Is(err, ErrVerification) {
+		return false
+	}
+	return isTransient(err) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, ErrNoSpace)
 }
@@ -307,7 +311,7 @@ func (dl *download) startProgress(total int64) {
 // failure comes back as writeError (ErrNoSpace for a full disk); a read
 // failure as is.
 func (dl *download) copyBody(r io.Reader) error {
-	n, err := io.Copy(io.MultiWriter(fileWriter{dl.f}, dl.h, dl.prog), r)
+	n, err := pipeCopy(io.MultiWriter(fileWriter{dl.f}, dl.prog), dl.h, r)
 	dl.n += n
 	var we writeError
 	if errors.As(err, &we) {
@@ -406,9 +410,9 @@ func (dl *download) fetchRemote(ctx context.Context) error {
 	}
 }
 
-// exhausted turns the last transient error into the final one. A body cut
-// short is a verification failure (a truncated download is refused), but
-// its bytes stay resumable.
+// exhausted turns the last transient error into the final one. A body
+// cut short on the last attempt is a truncated download, which is refused
+// as a verification failure.
 func (dl *download) exhausted(err error, attempts int) error {
 	tries := ""
 	if attempts > 1 {
@@ -416,11 +420,7 @@ func (dl *download) exhausted(err error, attempts int) error {
 	}
 	var ie *incompleteError
 	if errors.As(err, &ie) {
-		kept := ""
-		if dl.validator != "" && dl.n > 0 {
-			kept = "; the bytes received are kept and the next download resumes them"
-		}
-		return fmt.Errorf("%w: %s: %v from %s%s%s", ErrVerification, dl.a.Name, ie, dl.where, tries, kept)
+		return fmt.Errorf("%w: %s: download %w from %s%s", ErrVerification, dl.a.Name, ie, dl.where, tries)
 	}
 	return fmt.Errorf("%w%s", err, tries)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -106,16 +107,15 @@ func (a *app) fetch(ctx context.Context, f *fetchFlags) (*fetched, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.logf("downloading %s %s", rel.Tag, connector.RedactURL(art.URL))
 	res, err := dl.Fetch(ctx, art, cache, vo)
 	if err != nil {
 		return nil, withProxyHint(err, f.proxy)
 	}
 	if res.Verified == "none" {
-		a.logf("%s has no published digest; trusted by HTTPS to the feed. sha256 %s (recorded)", art.Name, res.SHA256)
+		a.logf("%s has no published digest (GitHub source tarballs have none): the feed's HTTPS is the trust basis; its sha256 %s is recorded. Pass --sha256 or --require-digest to insist on one", art.Name, res.SHA256)
 	}
 	return &fetched{release: rel, art: installer.Artifact{Path: res.Path, Version: rel.Version.String(), Tag: rel.Tag,
-		Source: art.URL, SHA256: res.SHA256, Verified: res.Verified}}, nil
+		Source: art.URL, SHA256: res.SHA256, Verified: trustBasis(src, res.Verified)}}, nil
 }
 
 func withProxyHint(err error, proxy string) error {
@@ -164,7 +164,7 @@ func (a *app) sourceFor(f *fetchFlags) (updater.Source, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	feed := orDefault(a.feed, DefaultFeed)
+	feed := a.feedURL()
 	if !updater.IsGitHubFeedURL(feed) {
 		return a.mirrorSource(feed, client)
 	}
@@ -178,6 +178,7 @@ func (a *app) installCmd() *cobra.Command {
 	var ff fetchFlags
 	var ticket string
 	var noStart bool
+	var grace time.Duration
 	cmd := &cobra.Command{
 		Use:   "install",
 		Short: "Install the connector, or repair an existing install",
@@ -199,7 +200,7 @@ Running it again repairs the install.`,
 			if err != nil {
 				return err
 			}
-			in := installer.New(installer.Options{Platform: a.plat, Logf: a.logf, Proxy: ff.proxy, CAFiles: ff.caFiles})
+			in := a.healthInstaller(&ff, grace)
 			res, err := in.Apply(ctx, installer.Request{Op: "install", Artifact: f.art, Ticket: ticket, NoStart: noStart})
 			if err != nil {
 				return err
@@ -210,6 +211,7 @@ Running it again repairs the install.`,
 	ff.register(cmd)
 	cmd.Flags().StringVar(&ticket, "ticket", "", "provisioning ticket `URL` from the Auth0 dashboard (written to config.json, never printed)")
 	cmd.Flags().BoolVar(&noStart, "no-start", false, "register the service but do not start it")
+	cmd.Flags().DurationVar(&grace, "health-grace", 5*time.Second, "how long the service must stay up after starting")
 	return cmd
 }
 
@@ -256,6 +258,15 @@ func verifiedText(v string) string {
 	case "signature":
 		return "signed mirror"
 	default:
-		return "no published digest; trusted by HTTPS to the feed"
+		return "no published digest; recorded"
 	}
+}
+
+// trustBasis names what vouched for a download: a signed mirror's digest
+// is as good as its signature.
+func trustBasis(src updater.Source, verified string) string {
+	if t, ok := src.(interface{ TrustBasis() string }); ok && verified == "digest" {
+		return t.TrustBasis()
+	}
+	return verified
 }

@@ -28,13 +28,14 @@ var (
 const DefaultFeed = "https://api.github.com/repos/auth0/ad-ldap-connector"
 
 type app struct {
-	io      *IOStreams
-	root    string
-	json    bool
-	yes     bool
-	verbose bool
-	noColor bool
-	feed    string
+	io         *IOStreams
+	root       string
+	json       bool
+	yes        bool
+	verbose    bool
+	noColor    bool
+	feed       string
+	trustedKey string
 
 	started bool // a command's RunE was reached (errors before are usage)
 	plat    *platform.Platform
@@ -93,6 +94,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf.BoolVarP(&a.yes, "yes", "y", false, "answer yes to every prompt")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print more detail on stderr")
 	pf.BoolVar(&a.noColor, "no-color", os.Getenv("NO_COLOR") != "", "no colour in output")
+	pf.StringVar(&a.trustedKey, "trusted-key", "", "minisign public `KEY` (base64 or .pub file) of a signed mirror feed")
 	pf.StringVar(&a.feed, "feed", "", "release feed: GitHub API URL ending in /repos/OWNER/REPO, or a signed mirror URL/folder (default "+DefaultFeed+")")
 	root.AddCommand(
 		a.installCmd(),
@@ -101,6 +103,8 @@ func (a *app) rootCmd() *cobra.Command {
 		a.statusCmd(),
 		a.serviceCmd(),
 		a.uninstallCmd(),
+		a.mirrorCmd(),
+		a.selfUpdateCmd(),
 		a.versionCmd(),
 	)
 	return root

@@ -192,7 +192,6 @@ func (a *app) update(ctx context.Context, ff *fetchFlags, cur *connector.Install
 	if err != nil {
 		return abort(err)
 	}
-	a.logf("downloading %s %s", rel.Tag, connector.RedactURL(art.URL))
 	res, err := dl.Fetch(ctx, art, a.plat.Paths.CacheDir, updater.VerifyOptions{SHA256: ff.sha256, RequireDigest: ff.requireDigest})
 	if err != nil {
 		return abort(withProxyHint(err, ff.proxy))
@@ -200,10 +199,7 @@ func (a *app) update(ctx context.Context, ff *fetchFlags, cur *connector.Install
 	if err := txn.Enter(installer.PhaseVerify); err != nil {
 		return abort(err)
 	}
-	verified := res.Verified
-	if t, ok := src.(interface{ TrustBasis() string }); ok && verified == "digest" {
-		verified = t.TrustBasis()
-	}
+	verified := trustBasis(src, res.Verified)
 	result, err := in.Apply(ctx, installer.Request{Op: installer.OpUpdate, Txn: txn, Artifact: installer.Artifact{
 		Path: res.Path, Version: rel.Version.String(), Tag: rel.Tag, Source: art.URL, SHA256: res.SHA256, Verified: verified}})
 	if err != nil {

@@ -1,0 +1,50 @@
+//go:build linux
+
+package cli
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/adldapctl/adldapctl/internal/testbed"
+	"github.com/adldapctl/adldapctl/internal/testfeed"
+)
+
+// TestUpdateThroughAuthenticatedSquid runs install and update through a
+// real squid with Basic auth on loopback; a wrong password names the 407.
+func TestUpdateThroughAuthenticatedSquid(t *testing.T) {
+	requireNode(t)
+	proxyURL := testbed.StartSquid(t, "fleet", "Pr0xyPass")
+	feed := startFeed(t, testfeed.ReleaseSpec{Version: "6.4.1"}, testfeed.ReleaseSpec{Version: "6.5.0"})
+	root := t.TempDir()
+	u, _ := url.Parse(proxyURL)
+	good := "http://fleet:Pr0xyPass@" + u.Host
+	bad := "http://fleet:WrongPass@" + u.Host
+
+	r := run(t, "--root", root, "--feed", feed.URL, "install", "--version", "6.4.1", "--proxy", good)
+	if r.code != 0 {
+		t.Fatalf("install through squid: exit %d\n%s", r.code, r.stderr)
+	}
+	feed.ResetCounters()
+	r = run(t, "--root", root, "--feed", feed.URL, "update", "--proxy", bad)
+	if r.code != 1 || !strings.Contains(r.stderr, "407") {
+		t.Fatalf("wrong proxy password: exit %d, want 1 naming 407\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, "WrongPass") {
+		t.Fatal("proxy password printed")
+	}
+	if n := feed.Requests(feed.URL + "/releases"); n != 0 {
+		t.Errorf("the feed was reached %d times around the proxy", n)
+	}
+	r = run(t, "--root", root, "--feed", feed.URL, "update", "--proxy", good)
+	if r.code != 0 || !strings.Contains(r.stdout, "updated to 6.5.0") {
+		t.Fatalf("update through squid: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, "Pr0xyPass") {
+		t.Fatal("proxy password printed")
+	}
+	if n := feed.Requests(feed.TarballURL("6.5.0")); n == 0 {
+		t.Error("tarball never requested through the proxy")
+	}
+}

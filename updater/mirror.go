@@ -1,0 +1,573 @@
+package updater
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"aead.dev/minisign"
+
+	"github.com/adldapctl/adldapctl/platform"
+)
+
+// Mirror file names and limits.
+const (
+	// MirrorMetaFile is the signed metadata at the root of a mirror.
+	MirrorMetaFile = "releases.json"
+	// MirrorSigFile is the minisign signature of MirrorMetaFile.
+	MirrorSigFile = MirrorMetaFile + ".minisig"
+	// MirrorSchema is the metadata schema this build reads and writes.
+	MirrorSchema = 1
+
+	maxMirrorMeta = 10 << 20 // releases.json
+	maxMinisig    = 4 << 10  // any .minisig
+)
+
+// Platforms of connector artifacts in a mirror.
+const (
+	PlatformLinux   = "linux"
+	PlatformWindows = "windows"
+)
+
+// MirrorMeta is the content of a mirror's releases.json.
+type MirrorMeta struct {
+	Schema   int             `json:"schema"`
+	Counter  uint64          `json:"counter"` // raised on every publication; clients refuse a lower one
+	Expires  time.Time       `json:"expires"` // clients refuse the metadata after this
+	Releases []MirrorRelease `json:"releases"`
+	Tools    []MirrorTool    `json:"tools,omitempty"`
+}
+
+// MirrorRelease is one connector release in a mirror.
+type MirrorRelease struct {
+	Version    string           `json:"version"`
+	Prerelease bool             `json:"prerelease"`
+	Artifacts  []MirrorArtifact `json:"artifacts"`
+}
+
+// MirrorArtifact is one file of a connector release.
+type MirrorArtifact struct {
+	Platform string `json:"platform"` // "linux" (source tarball) or "windows" (MSI)
+	File     string `json:"file"`     // relative to the mirror base, "/"-separated
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"` // lower-case hex
+}
+
+// MirrorTool is one adldapctl build in a mirror, for self-update. Its
+// signature is File + ".minisig".
+type MirrorTool struct {
+	Version  string `json:"version"`
+	Platform string `json:"platform"` // GOOS-GOARCH, e.g. "linux-amd64"
+	File     string `json:"file"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
+}
+
+// MirrorFeed reads releases from a signed mirror: a folder (local, UNC,
+// file://) or an https:// (or loopback http://) URL holding releases.json
+// and releases.json.minisig. Nothing in releases.json is used before its
+// signature has been checked against PublicKey, its expiry against Now and
+// its counter against the highest one accepted so far (CounterFile).
+type MirrorFeed struct {
+	// Base is the mirror: a URL or a local folder. A trailing
+	// "/releases.json" is tolerated.
+	Base string
+	// Client is used for http(s) mirrors; nil means http.DefaultClient.
+	Client *http.Client
+	// PublicKey is the trusted minisign key (see LoadPublicKey).
+	PublicKey minisign.PublicKey
+	// CounterFile records, per key ID, the highest metadata counter
+	// accepted, so a mirror cannot be rolled back to older metadata.
+	// "" means no memory across runs.
+	CounterFile string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+
+	mu   sync.Mutex
+	meta *MirrorMeta // verified, cached after the first successful load
+}
+
+var _ Source = (*MirrorFeed)(nil)
+
+// TrustBasis names what vouches for this feed's digests: a signature
+// checked against the trusted key (a GitHub feed's basis is HTTPS).
+func (f *MirrorFeed) TrustBasis() string { return "signature" }
+
+// IsMirrorFeed reports whether a --feed value names a signed mirror rather
+// than a GitHub releases API URL. It does not check that u is acceptable
+// (see CheckFeedURL).
+func IsMirrorFeed(u string) bool { return strings.TrimSpace(u) != "" && !IsGitHubFeedURL(u) }
+
+// LoadPublicKey reads a trusted minisign public key given as the key itself
+// (the base64 line "RWQ…", or the whole text of a .pub file) or as the path
+// of a minisign .pub file.
+func LoadPublicKey(s string) (minisign.PublicKey, error) {
+	var key minisign.PublicKey
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return key, errors.New("empty trusted key: give the mirror's minisign public key (RWQ…) or the path of its .pub file")
+	}
+	if st, err := os.Stat(t); err == nil && st.Mode().IsRegular() {
+		data, err := readCapped(t, maxMinisig)
+		if err != nil {
+			return key, fmt.Errorf("trusted key file %s: %w", t, err)
+		}
+		if err := key.UnmarshalText(trimSpaceLines(data)); err != nil {
+			return key, fmt.Errorf("trusted key file %s is not a minisign public key: %v", t, err)
+		}
+		return key, nil
+	}
+	if err := key.UnmarshalText(trimSpaceLines([]byte(t))); err == nil {
+		return key, nil
+	}
+	return key, fmt.Errorf("trusted key %q is neither a minisign public key (a base64 string starting with RW) nor a readable .pub file", t)
+}
+
+// trimSpaceLines trims each line, so keys pasted with stray blanks or CRLF
+// line ends still parse.
+func trimSpaceLines(b []byte) []byte {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// Meta returns the mirror's verified metadata, loading it on first use.
+// Callers must not modify it.
+func (f *MirrorFeed) Meta(ctx context.Context) (*MirrorMeta, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.meta != nil {
+		return f.meta, nil
+	}
+	m, err := f.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.meta = m
+	return m, nil
+}
+
+// Latest returns the highest release admitted by ch.
+func (f *MirrorFeed) Latest(ctx context.Context, ch Channel) (*Release, error) {
+	ch, err := ParseChannel(string(ch))
+	if err != nil {
+		return nil, err
+	}
+	rels, err := f.Releases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rels { // newest first
+		if ch.Admits(r.Prerelease, r.Draft) {
+			return r, nil
+		}
+	}
+	kind := "stable release"
+	if ch == ChannelPrerelease {
+		kind = "release"
+	}
+	return nil, fmt.Errorf("no %s found in mirror %s: %w", kind, f.where(), ErrReleaseNotFound)
+}
+
+// Release returns the release whose version equals v.
+func (f *MirrorFeed) Release(ctx context.Context, v string) (*Release, error) {
+	want, err := ParseVersion(v)
+	if err != nil {
+		return nil, err
+	}
+	rels, err := f.Releases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rels {
+		if r.Version.Equal(want) {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("release %s not found in mirror %s: %w", v, f.where(), ErrReleaseNotFound)
+}
+
+// Releases returns every release of the mirror, newest version first. Each
+// release's Assets are its linux and windows artifacts with their sha256
+// digests and absolute URLs (absolute paths for a local mirror);
+// TarballURL is the linux artifact's.
+func (f *MirrorFeed) Releases(ctx context.Context) ([]*Release, error) {
+	m, err := f.Meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Release, 0, len(m.Releases))
+	for _, mr := range m.Releases {
+		v, err := ParseVersion(mr.Version) // validated by load
+		if err != nil {
+			return nil, err
+		}
+		r := &Release{Version: v, Tag: tagFor(v), Prerelease: mr.Prerelease || v.Prerelease() != ""}
+		for _, a := range mr.Artifacts {
+			if a.Platform != PlatformLinux && a.Platform != PlatformWindows {
+				continue // a platform this build does not install
+			}
+			u, err := f.resolve(a.File)
+			if err != nil {
+				return nil, err
+			}
+			r.Assets = append(r.Assets, Asset{Name: path.Base(a.File), URL: u, Size: a.Size, Digest: "sha256:" + a.SHA256})
+			if a.Platform == PlatformLinux {
+				r.TarballURL = u
+			}
+		}
+		out = append(out, r)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Version.GreaterThan(out[j].Version) })
+	return out, nil
+}
+
+// LinuxArtifact returns a mirror release's Linux artifact (the connector's
+// source tarball) with its size and sha256. GitHub releases have no such
+// verified artifact: use SourceArtifact for them.
+func (r *Release) LinuxArtifact() (Artifact, error) {
+	if r.TarballURL != "" {
+		for _, a := range r.Assets {
+			if a.URL == r.TarballURL && digestHex(a.Digest) != "" {
+				return a.artifact(), nil
+			}
+		}
+	}
+	return Artifact{}, fmt.Errorf("release %s has no Linux artifact with a digest (a signed mirror lists one as platform %q; a GitHub release only has its source tarball)", r.Tag, PlatformLinux)
+}
+
+// where is the mirror location for messages, without any password.
+func (f *MirrorFeed) where() string { return RedactURL(f.Base) }
+
+// base returns the mirror root as a parsed URL or as an absolute local
+// folder.
+func (f *MirrorFeed) base() (remote *url.URL, local string, err error) {
+	b := strings.TrimSpace(f.Base)
+	for _, suffix := range []string{"/" + MirrorMetaFile, `\` + MirrorMetaFile} {
+		if strings.HasSuffix(b, suffix) {
+			b = strings.TrimSuffix(b, suffix)
+			break
+		}
+	}
+	remote, local, err = classifyURL(b)
+	if err != nil {
+		return nil, "", fmt.Errorf("mirror feed: %w", err)
+	}
+	if remote != nil {
+		return remote, "", nil
+	}
+	abs, err := filepath.Abs(local)
+	if err != nil {
+		return nil, "", fmt.Errorf("mirror feed %s: %w", local, err)
+	}
+	return nil, abs, nil
+}
+
+// resolve turns a file name from the metadata (already checked by
+// checkMirrorFile) into an absolute URL or local path.
+func (f *MirrorFeed) resolve(file string) (string, error) {
+	remote, local, err := f.base()
+	if err != nil {
+		return "", err
+	}
+	if remote != nil {
+		return remote.JoinPath(strings.Split(file, "/")...).String(), nil
+	}
+	return filepath.Join(local, filepath.FromSlash(file)), nil
+}
+
+// errMirrorTooLarge is wrapped when a mirror file exceeds its cap.
+var errMirrorTooLarge = errors.New("file too large")
+
+// fetch reads the mirror file rel (at most max bytes). A file the mirror
+// does not have wraps fs.ErrNotExist; one larger than max wraps
+// errMirrorTooLarge.
+func (f *MirrorFeed) fetch(ctx context.Context, rel string, max int64) ([]byte, error) {
+	loc, err := f.resolve(rel)
+	if err != nil {
+		return nil, err
+	}
+	if !hasScheme(loc) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return readCapped(loc, max)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
+	if err != nil {
+		return nil, errors.New(parseErrorReason(err))
+	}
+	red := req.URL.Redacted()
+	req.Header.Set("User-Agent", "adldapctl")
+	resp, err := guardRedirects(f.Client).Do(req)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("%s cannot be reached: %w", red, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		return nil, notFoundError(fmt.Sprintf("%s: not found (HTTP %s)", red, resp.Status))
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%s: HTTP %s", red, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("%s: %w", red, unwrapURLError(err))
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %s: %w", red, formatBytes(max), errMirrorTooLarge)
+	}
+	return data, nil
+}
+
+// notFoundError is an HTTP 404 from a mirror; it matches fs.ErrNotExist.
+type notFoundError string
+
+func (e notFoundError) Error() string        { return string(e) }
+func (e notFoundError) Is(target error) bool { return target == fs.ErrNotExist }
+
+// readCapped reads a regular local file of at most max bytes.
+func readCapped(name string, max int64) ([]byte, error) {
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	data, err := io.ReadAll(io.LimitReader(fh, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %s: %w", name, formatBytes(max), errMirrorTooLarge)
+	}
+	return data, nil
+}
+
+// load fetches, verifies and checks the metadata, then records its counter.
+func (f *MirrorFeed) load(ctx context.Context) (*MirrorMeta, error) {
+	if f.PublicKey.Equal(minisign.PublicKey{}) {
+		return nil, fmt.Errorf("mirror %s: no trusted key: give the mirror's minisign public key (--trusted-key)", f.where())
+	}
+	if _, _, err := f.base(); err != nil {
+		return nil, err
+	}
+	data, err := f.fetch(ctx, MirrorMetaFile, maxMirrorMeta)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("mirror %s has no %s: check --feed (a signed mirror holds %s and %s; adldapctl mirror build makes one)", f.where(), MirrorMetaFile, MirrorMetaFile, MirrorSigFile)
+		}
+		return nil, fmt.Errorf("mirror %s: %w", f.where(), err)
+	}
+	sig, err := f.fetch(ctx, MirrorSigFile, maxMinisig)
+	if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("mirror %s: %w: it has no %s: the metadata is not signed", f.where(), ErrVerification, MirrorSigFile)
+		case errors.Is(err, errMirrorTooLarge):
+			return nil, fmt.Errorf("mirror %s: %w: %s is malformed (%v)", f.where(), ErrVerification, MirrorSigFile, err)
+		}
+		return nil, fmt.Errorf("mirror %s: %w", f.where(), err)
+	}
+	if err := verifyMinisig(f.PublicKey, data, sig, MirrorMetaFile); err != nil {
+		return nil, fmt.Errorf("mirror %s: %w", f.where(), err)
+	}
+
+	// From here on the bytes are the signer's.
+	var m MirrorMeta
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("mirror %s: %s is signed but not valid metadata: %v", f.where(), MirrorMetaFile, err)
+	}
+	if m.Schema != MirrorSchema {
+		return nil, fmt.Errorf("mirror %s: %s has schema %d, this adldapctl reads schema %d: update adldapctl", f.where(), MirrorMetaFile, m.Schema, MirrorSchema)
+	}
+	now := time.Now
+	if f.Now != nil {
+		now = f.Now
+	}
+	if m.Expires.IsZero() {
+		return nil, fmt.Errorf("mirror %s: %w: metadata has no expiry (freeze attack or broken mirror: rebuild it with adldapctl mirror build)", f.where(), ErrVerification)
+	}
+	if !now().Before(m.Expires) {
+		return nil, fmt.Errorf("mirror %s: %w: metadata expired at %s (freeze attack or stale mirror: refresh the mirror)", f.where(), ErrVerification, m.Expires.UTC().Format(time.RFC3339))
+	}
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("mirror %s: %w: %v", f.where(), ErrVerification, err)
+	}
+	if err := f.checkCounter(m.Counter); err != nil {
+		return nil, fmt.Errorf("mirror %s: %w", f.where(), err)
+	}
+	return &m, nil
+}
+
+// verifyMinisig checks that sig is a valid minisign signature of msg by
+// pub. Every failure wraps ErrVerification and says which check failed.
+func verifyMinisig(pub minisign.PublicKey, msg, sig []byte, what string) error {
+	var s minisign.Signature
+	if err := s.UnmarshalText(sig); err != nil {
+		return fmt.Errorf("%w: the signature of %s is malformed (%v)", ErrVerification, what, err)
+	}
+	if s.KeyID != pub.ID() {
+		return fmt.Errorf("%w: %s is signed by key %s, not by the trusted key %s: check --trusted-key, or the files were signed by someone else",
+			ErrVerification, what, keyIDHex(s.KeyID), keyIDHex(pub.ID()))
+	}
+	if !minisign.Verify(pub, msg, sig) {
+		return fmt.Errorf("%w: %s does not match its signature: it was altered or corrupted after signing (or caught while the mirror was being rebuilt: try again)", ErrVerification, what)
+	}
+	return nil
+}
+
+// keyIDHex spells a key ID as minisign prints it.
+func keyIDHex(id uint64) string { return fmt.Sprintf("%016X", id) }
+
+// validate checks the metadata's entries. The metadata is authentic by
+// now, but a mistake in it must not send bytes anywhere unexpected.
+func (m *MirrorMeta) validate() error {
+	seen := map[string]bool{}
+	for i, r := range m.Releases {
+		v, err := ParseVersion(r.Version)
+		if err != nil {
+			return fmt.Errorf("release #%d: invalid version %q", i+1, r.Version)
+		}
+		if seen[v.String()] {
+			return fmt.Errorf("release %s is listed twice", v)
+		}
+		seen[v.String()] = true
+		plats := map[string]bool{}
+		for _, a := range r.Artifacts {
+			if a.Platform == "" {
+				return fmt.Errorf("release %s: artifact %q has no platform", v, a.File)
+			}
+			if plats[a.Platform] {
+				return fmt.Errorf("release %s has two %s artifacts", v, a.Platform)
+			}
+			plats[a.Platform] = true
+			if err := checkMirrorEntry(a.File, a.Size, a.SHA256); err != nil {
+				return fmt.Errorf("release %s: %w", v, err)
+			}
+		}
+	}
+	for _, t := range m.Tools {
+		if _, err := ParseVersion(t.Version); err != nil {
+			return fmt.Errorf("tool %q: invalid version %q", t.File, t.Version)
+		}
+		if goos, arch, ok := strings.Cut(t.Platform, "-"); !ok || goos == "" || arch == "" {
+			return fmt.Errorf("tool %q: invalid platform %q (want os-arch, such as linux-amd64)", t.File, t.Platform)
+		}
+		if err := checkMirrorEntry(t.File, t.Size, t.SHA256); err != nil {
+			return fmt.Errorf("tool: %w", err)
+		}
+	}
+	return nil
+}
+
+func checkMirrorEntry(file string, size int64, sum string) error {
+	if err := checkMirrorFile(file); err != nil {
+		return err
+	}
+	if size <= 0 {
+		return fmt.Errorf("%s: invalid size %d", file, size)
+	}
+	if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size || strings.ToLower(sum) != sum {
+		return fmt.Errorf("%s: sha256 %q is not 64 lower-case hex characters", file, sum)
+	}
+	return nil
+}
+
+// checkMirrorFile refuses a metadata file name that is not a plain
+// relative "/"-separated path inside the mirror.
+func checkMirrorFile(file string) error {
+	bad := file == "" ||
+		strings.HasPrefix(file, "/") ||
+		strings.ContainsAny(file, `\:`) ||
+		strings.ContainsFunc(file, func(r rune) bool { return r < ' ' || r == 0x7f })
+	if !bad {
+		for _, seg := range strings.Split(file, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				bad = true
+				break
+			}
+		}
+	}
+	if !bad {
+		bad = checkArtifactName(path.Base(file)) != nil
+	}
+	if bad {
+		return fmt.Errorf("unsafe file name %q (must be a relative path inside the mirror)", file)
+	}
+	return nil
+}
+
+// checkCounter refuses a metadata counter lower than the highest one
+// accepted for this key, and records a higher one.
+func (f *MirrorFeed) checkCounter(counter uint64) error {
+	if f.CounterFile == "" {
+		return nil
+	}
+	id := keyIDHex(f.PublicKey.ID())
+	counters, err := readCounters(f.CounterFile)
+	if err != nil {
+		return err
+	}
+	if prev, ok := counters[id]; ok {
+		if counter < prev {
+			return fmt.Errorf("%w: metadata counter %d is lower than %d already accepted (rollback attack or stale mirror)", ErrVerification, counter, prev)
+		}
+		if counter == prev {
+			return nil
+		}
+	}
+	counters[id] = counter
+	data, err := json.MarshalIndent(counters, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := platform.WriteFileAtomic(f.CounterFile, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("record mirror metadata counter in %s: %w", f.CounterFile, err)
+	}
+	return nil
+}
+
+// readCounters reads the counter file; a missing file is an empty map.
+func readCounters(name string) (map[string]uint64, error) {
+	counters := map[string]uint64{}
+	data, err := readCapped(name, 1<<20)
+	if errors.Is(err, fs.ErrNotExist) {
+		return counters, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read mirror counter file: %w", err)
+	}
+	if err := json.Unmarshal(data, &counters); err != nil {
+		return nil, fmt.Errorf("mirror counter file %s is corrupt (%v): restore it, or delete it to accept the mirror's current metadata", name, err)
+	}
+	return counters, nil
+}
