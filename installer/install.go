@@ -390,6 +390,11 @@ func (in *Installer) switchTrees() error {
 		if err := os.Chmod(cfg, 0o600); err != nil {
 			return err
 		}
+		if !in.p.Sandboxed() {
+			if err := platform.OwnByAdmin(cfg); err != nil {
+				return fmt.Errorf("config.json must belong to root: %w", err)
+			}
+		}
 	}
 	return platform.SyncDir(filepath.Dir(dir))
 }

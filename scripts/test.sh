@@ -14,6 +14,14 @@ bash scripts/deps.sh
 echo "== vet and cross-build (linux, windows/amd64, windows/386)"
 make --no-print-directory vet
 
+echo "== release build (static, version stamped)"
+make --no-print-directory build VERSION=0.0.0-test COMMIT=testcommit
+for f in dist/adldapctl-linux-amd64 dist/adldapctl-linux-arm64 dist/adldapctl-windows-amd64.exe dist/adldapctl-windows-386.exe; do
+	[ -s "$f" ] || { echo "missing $f"; exit 1; }
+done
+if ldd dist/adldapctl-linux-amd64 >/dev/null 2>&1; then echo "dist/adldapctl-linux-amd64 is not static"; exit 1; fi
+dist/adldapctl-linux-amd64 version | grep -q '0.0.0-test (commit testcommit' || { echo "version not stamped"; dist/adldapctl-linux-amd64 version; exit 1; }
+
 echo "== unit and integration tests"
 $GO test -count=1 -timeout 20m ./...
 

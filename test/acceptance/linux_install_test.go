@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,6 +91,8 @@ func TestLinuxInstallOnSystemd(t *testing.T) {
 	writeIn(t, c, inst+"/config.json", fmt.Sprintf("{\n  \"PORT\": %d,\n  \"LDAP_URL\": \"ldap://127.0.0.1:3389\"\n}\n", port), 0o644)
 	writeIn(t, c, inst+"/certs/cert.key", "-----BEGIN PRIVATE KEY-----\nfixture-not-a-key\n-----END PRIVATE KEY-----\n", 0o600)
 
+	// An existing config.json owned by someone else ends up root's, 0600.
+	c.ExecOK(t, "chown", "65534:65534", inst+"/config.json")
 	adl := func(args ...string) (string, string, int) {
 		return c.Exec(t, append([]string{"adldapctl", "--feed", feed.URL}, args...)...)
 	}
@@ -112,6 +115,9 @@ func TestLinuxInstallOnSystemd(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(c.Dir, inst, "config.json"))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("config.json mode: %v %v", err, fi.Mode())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("config.json owner: %+v, want root", fi.Sys())
 	}
 	cfg := c.ReadFile(t, inst+"/config.json")
 	if !bytes.Contains(cfg, []byte(ticket)) || !bytes.Contains(cfg, []byte(`"LDAP_URL"`)) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -200,6 +201,9 @@ Running it again repairs the install.`,
 			if err != nil {
 				return err
 			}
+			if err := a.checkStagingSpace(f.art.Path); err != nil {
+				return err
+			}
 			in := a.healthInstaller(&ff, grace)
 			res, err := in.Apply(ctx, installer.Request{Op: "install", Artifact: f.art, Ticket: ticket, NoStart: noStart})
 			if err != nil {
@@ -269,4 +273,23 @@ func trustBasis(src updater.Source, verified string) string {
 		return t.TrustBasis()
 	}
 	return verified
+}
+
+// checkStagingSpace makes sure the install dir's file system has room for
+// the staged tree beside the live one: the extracted artifact (up to five
+// times its compressed size) plus its node_modules.
+func (a *app) checkStagingSpace(artifact string) error {
+	fi, err := os.Stat(artifact)
+	if err != nil {
+		return err
+	}
+	parent := filepath.Dir(a.plat.Paths.InstallDir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	need := 5*fi.Size() + 200<<20
+	if err := updater.CheckFreeSpace(parent, need); err != nil && errors.Is(err, updater.ErrNoSpace) {
+		return fmt.Errorf("before staging the new version: %w", err)
+	}
+	return nil
 }

@@ -202,3 +202,16 @@ func TestSelfUpdateFromSignedMirror(t *testing.T) {
 		t.Errorf("self-update from the GitHub feed: %v\n%s", err, out)
 	}
 }
+
+func TestToolConfigNamesFeedAndKey(t *testing.T) {
+	requireNode(t)
+	m := newMirror(t, "6.4.1")
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc/adldapctl"), 0o755)
+	cfg, _ := json.Marshal(map[string]string{"feed": m.dir, "trusted_key": m.pub})
+	os.WriteFile(filepath.Join(root, "etc/adldapctl/config.json"), append([]byte("\xef\xbb\xbf"), cfg...), 0o644)
+	r := run(t, "--root", root, "install")
+	if r.code != 0 || !strings.Contains(r.stdout, "signed mirror") {
+		t.Fatalf("install with the tool config's feed and key: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -199,6 +199,9 @@ func (a *app) update(ctx context.Context, ff *fetchFlags, cur *connector.Install
 	if err := txn.Enter(installer.PhaseVerify); err != nil {
 		return abort(err)
 	}
+	if err := a.checkStagingSpace(res.Path); err != nil {
+		return abort(err)
+	}
 	verified := trustBasis(src, res.Verified)
 	result, err := in.Apply(ctx, installer.Request{Op: installer.OpUpdate, Txn: txn, Artifact: installer.Artifact{
 		Path: res.Path, Version: rel.Version.String(), Tag: rel.Tag, Source: art.URL, SHA256: res.SHA256, Verified: verified}})
