@@ -59,9 +59,9 @@ func (in *Installer) Recover(ctx context.Context) (string, error) {
 		return fmt.Sprintf("an interrupted %s to %s was completed", j.Op, j.ToVersion), nil
 	default: // switch, start, health, rollback
 		if j.Fresh {
-			dir := in.p.Paths.InstallDir
-			if exists(filepath.Join(dir, "server.js")) && j.Phase != PhaseSwitch {
-				// The new tree is in place: finish the install.
+			// Nothing to return to: finish the install when the new tree made
+			// it into place, otherwise clean up as if it never started.
+			if exists(filepath.Join(in.p.Paths.InstallDir, "server.js")) {
 				if _, err := in.registerService(); err != nil {
 					return "", err
 				}
@@ -71,18 +71,7 @@ func (in *Installer) Recover(ctx context.Context) (string, error) {
 				}
 				return fmt.Sprintf("an interrupted install of %s was completed", j.ToVersion), nil
 			}
-			if exists(in.staging()) && !exists(dir) {
-				os.RemoveAll(in.staging())
-			} else if exists(filepath.Join(dir, "server.js")) {
-				if _, err := in.registerService(); err != nil {
-					return "", err
-				}
-				start()
-				if err := in.commit(j); err != nil {
-					return "", err
-				}
-				return fmt.Sprintf("an interrupted install of %s was completed", j.ToVersion), nil
-			}
+			os.RemoveAll(in.staging())
 			if err := j.clear(); err != nil {
 				return "", err
 			}

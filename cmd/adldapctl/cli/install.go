@@ -15,6 +15,7 @@ import (
 
 	"github.com/adldapctl/adldapctl/connector"
 	"github.com/adldapctl/adldapctl/installer"
+	"github.com/adldapctl/adldapctl/platform"
 	"github.com/adldapctl/adldapctl/updater"
 )
 
@@ -47,12 +48,18 @@ type fetched struct {
 var tarballVersionRe = regexp.MustCompile(`v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\.(?:tar\.gz|tgz)$`)
 
 // fetch resolves and downloads the artifact to install, verified.
-func (a *app) fetch(ctx context.Context, f *fetchFlags) (*fetched, error) {
+func (a *app) fetch(ctx context.Context, f *fetchFlags, txn *installer.Txn) (*fetched, error) {
 	dl, err := a.downloader(f)
 	if err != nil {
 		return nil, err
 	}
 	vo := updater.VerifyOptions{SHA256: f.sha256, RequireDigest: f.requireDigest}
+	enter := func(phase string) error {
+		if txn == nil {
+			return nil
+		}
+		return txn.Enter(phase)
+	}
 	cache := a.plat.Paths.CacheDir
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return nil, err
@@ -78,8 +85,14 @@ func (a *app) fetch(ctx context.Context, f *fetchFlags) (*fetched, error) {
 			return nil, usageError{fmt.Errorf("--from: %w", err)}
 		}
 		name := "ad-ldap-connector-v" + v.String() + ".tar.gz"
+		if err := enter(installer.PhaseDownload); err != nil {
+			return nil, err
+		}
 		res, err := dl.Fetch(ctx, updater.Artifact{Name: name, URL: abs}, cache, vo)
 		if err != nil {
+			return nil, err
+		}
+		if err := enter(installer.PhaseVerify); err != nil {
 			return nil, err
 		}
 		return &fetched{art: installer.Artifact{Path: res.Path, Version: v.String(), Tag: "v" + v.String(),
@@ -108,9 +121,15 @@ func (a *app) fetch(ctx context.Context, f *fetchFlags) (*fetched, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := enter(installer.PhaseDownload); err != nil {
+		return nil, err
+	}
 	res, err := dl.Fetch(ctx, art, cache, vo)
 	if err != nil {
 		return nil, withProxyHint(err, f.proxy)
+	}
+	if err := enter(installer.PhaseVerify); err != nil {
+		return nil, err
 	}
 	if res.Verified == "none" {
 		a.logf("%s has no published digest (GitHub source tarballs have none): the feed's HTTPS is the trust basis; its sha256 %s is recorded. Pass --sha256 or --require-digest to insist on one", art.Name, res.SHA256)
@@ -197,15 +216,29 @@ Running it again repairs the install.`,
 			if ticket != "" && !strings.HasPrefix(ticket, "https://") {
 				return usageError{fmt.Errorf("--ticket must be the https:// provisioning ticket URL from the Auth0 dashboard")}
 			}
-			f, err := a.fetch(ctx, &ff)
-			if err != nil {
-				return err
-			}
-			if err := a.checkStagingSpace(f.art.Path); err != nil {
+			if err := a.requireInstallSupport(); err != nil {
 				return err
 			}
 			in := a.healthInstaller(&ff, grace)
-			res, err := in.Apply(ctx, installer.Request{Op: "install", Artifact: f.art, Ticket: ticket, NoStart: noStart})
+			// install on an installed server repairs the installed version;
+			// moving to a newer one is update's job.
+			if cur, err := in.Installed(); err == nil && cur != nil && ff.version == "" && ff.from == "" {
+				ff.version = cur.Version
+				a.logf("repairing the installed version %s (use adldapctl update for a newer one)", cur.Version)
+			}
+			txn, err := in.Begin(installer.OpInstall)
+			if err != nil {
+				return err
+			}
+			f, err := a.fetch(ctx, &ff, txn)
+			if err == nil {
+				err = a.checkStagingSpace(f.art.Path)
+			}
+			if err != nil {
+				txn.Abort()
+				return err
+			}
+			res, err := in.Apply(ctx, installer.Request{Op: installer.OpInstall, Txn: txn, Artifact: f.art, Ticket: ticket, NoStart: noStart})
 			if err != nil {
 				return err
 			}
@@ -290,6 +323,15 @@ func (a *app) checkStagingSpace(artifact string) error {
 	need := 5*fi.Size() + 200<<20
 	if err := updater.CheckFreeSpace(parent, need); err != nil && errors.Is(err, updater.ErrNoSpace) {
 		return fmt.Errorf("before staging the new version: %w", err)
+	}
+	return nil
+}
+
+// requireInstallSupport fails plainly where this build cannot install yet
+// (Windows: the MSI path lands later), before anything is downloaded.
+func (a *app) requireInstallSupport() error {
+	if a.plat.OS == "windows" {
+		return fmt.Errorf("installing, updating and removing the connector on Windows: %w; use the connector's MSI for now", platform.ErrNotSupported)
 	}
 	return nil
 }

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +21,9 @@ type statusJSON struct {
 	SHA256          string                `json:"sha256,omitempty"`
 	Verified        string                `json:"verified,omitempty"`
 	PreviousVersion string                `json:"previous_version,omitempty"`
+	Latest          string                `json:"latest,omitempty"`
+	LatestChannel   string                `json:"latest_channel,omitempty"`
+	LatestCheckedAt string                `json:"latest_checked_at,omitempty"`
 	LastResult      string                `json:"last_result,omitempty"`
 	PackageVersion  string                `json:"package_json_version,omitempty"`
 	Service         platform.ServiceState `json:"service"`
@@ -57,6 +62,13 @@ func (a *app) statusCmd() *cobra.Command {
 			if prev, _ := in.PreviousVersion(); prev != nil {
 				s.PreviousVersion = prev.Version
 			}
+			if b, err := os.ReadFile(filepath.Join(p.Paths.StateDir, latestFile)); err == nil {
+				var lc latestCache
+				if json.Unmarshal(b, &lc) == nil {
+					s.Latest, s.LatestChannel = lc.Latest, lc.Channel
+					s.LatestCheckedAt = lc.CheckedAt.Format("2006-01-02 15:04:05 MST")
+				}
+			}
 			if pj, err := os.ReadFile(p.Paths.InstallDir + "/package.json"); err == nil {
 				s.PackageVersion = packageVersion(pj)
 			}
@@ -81,6 +93,9 @@ func (a *app) statusCmd() *cobra.Command {
 				a.printf("  sha256:      %s (%s)\n", s.SHA256, verifiedText(s.Verified))
 				if s.PreviousVersion != "" {
 					a.printf("  previous:    %s (adldapctl rollback returns to it)\n", s.PreviousVersion)
+				}
+				if s.Latest != "" {
+					a.printf("  latest:      %s (%s channel, checked %s)\n", s.Latest, s.LatestChannel, s.LatestCheckedAt)
 				}
 			}
 			svcLine := fmt.Sprintf("%s/%s", st.Active, st.Sub)
@@ -200,6 +215,9 @@ func (a *app) uninstallCmd() *cobra.Command {
 				if answer != "purge" {
 					return exitError{code: ExitFailed, msg: "not confirmed; nothing removed"}
 				}
+			}
+			if err := a.requireInstallSupport(); err != nil {
+				return err
 			}
 			res, err := a.installer().Uninstall(purge)
 			if err != nil {

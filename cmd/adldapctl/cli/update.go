@@ -61,6 +61,9 @@ is available).`,
 			} else if err := a.setup(ctx, true); err != nil {
 				return err
 			}
+			if err := a.requireInstallSupport(); err != nil {
+				return err
+			}
 			in := a.installer()
 			cur, err := in.Installed()
 			if err != nil {
@@ -265,6 +268,9 @@ func (a *app) rollbackCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if err := a.setup(ctx, true); err != nil {
+				return err
+			}
+			if err := a.requireInstallSupport(); err != nil {
 				return err
 			}
 			res, err := a.healthInstaller(&fetchFlags{}, grace).Rollback(ctx)

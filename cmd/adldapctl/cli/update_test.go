@@ -38,6 +38,10 @@ func TestUpdateCheckExitCodesAndChannels(t *testing.T) {
 	)
 	root := t.TempDir()
 	installAt(t, feed, root, "6.4.1")
+	// install again repairs the installed version; it never upgrades.
+	if r := run(t, "--root", root, "--feed", feed.URL, "install"); r.code != 0 || !strings.Contains(r.stdout, "repaired 6.4.1") {
+		t.Fatalf("second install: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 
 	r := run(t, "--root", root, "--feed", feed.URL, "--json", "update", "--check")
 	c := checkJSONOf(t, r)
@@ -47,6 +51,11 @@ func TestUpdateCheckExitCodesAndChannels(t *testing.T) {
 	r = run(t, "--root", root, "--feed", feed.URL, "--json", "update", "--check", "--channel", "prerelease")
 	if c = checkJSONOf(t, r); r.code != 10 || c.Latest != "6.6.0-rc.1" || c.Channel != "prerelease" {
 		t.Fatalf("prerelease check: exit %d %+v", r.code, c)
+	}
+	var st statusJSON
+	json.Unmarshal([]byte(run(t, "--root", root, "--json", "status").stdout), &st)
+	if st.Latest != "6.6.0-rc.1" || st.LatestChannel != "prerelease" {
+		t.Errorf("status does not show the latest known release: %+v", st)
 	}
 	r = run(t, "--root", root, "--feed", feed.URL, "update", "--check", "--channel", "nightly")
 	if r.code != 2 {
