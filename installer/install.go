@@ -526,6 +526,7 @@ func (in *Installer) undo(ctx context.Context, j *Journal, cause error) error {
 	if j.Fresh {
 		// Nothing to return to. A fresh install whose files are in place
 		// stays; the error says what failed.
+		in.restorePreInstall()
 		if exists(filepath.Join(in.p.Paths.InstallDir, "server.js")) && j.Phase != PhaseSwitch {
 			platform.WriteFileAtomic(in.recordPath(), j.Record, 0o644)
 		} else {
@@ -590,3 +591,14 @@ func (e *RolledBackError) Error() string {
 	return fmt.Sprintf("%v; rolled back to %s", e.Cause, e.To)
 }
 func (e *RolledBackError) Unwrap() error { return e.Cause }
+
+// restorePreInstall puts back a folder that held only the customer's
+// pre-staged files (config.json, certs/) when a fresh install stopped
+// between moving it aside and moving the new tree in.
+func (in *Installer) restorePreInstall() {
+	dir := in.p.Paths.InstallDir
+	if !exists(dir) && exists(in.old()) {
+		os.Rename(in.old(), dir)
+		platform.SyncDir(filepath.Dir(dir))
+	}
+}

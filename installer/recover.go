@@ -61,6 +61,7 @@ func (in *Installer) Recover(ctx context.Context) (string, error) {
 		if j.Fresh {
 			// Nothing to return to: finish the install when the new tree made
 			// it into place, otherwise clean up as if it never started.
+			in.restorePreInstall()
 			if exists(filepath.Join(in.p.Paths.InstallDir, "server.js")) {
 				if _, err := in.registerService(); err != nil {
 					return "", err
