@@ -302,3 +302,60 @@ func TestVersionJSON(t *testing.T) {
 		t.Fatalf("version --json: %v %s", err, r.stdout)
 	}
 }
+
+func TestSecretsStayInConfigOnly(t *testing.T) {
+	requireNode(t)
+	feed := startFeed(t, testfeed.ReleaseSpec{Version: "6.4.1"}, testfeed.ReleaseSpec{Version: "6.5.0"})
+	root := t.TempDir()
+	inst := filepath.Join(root, "opt/auth0-adldap")
+	os.MkdirAll(inst, 0o755)
+	// A config.json saved by a Windows editor: UTF-8 BOM, and a bind password.
+	os.WriteFile(filepath.Join(inst, "config.json"), []byte("\xef\xbb\xbf{\"LDAP_BIND_PASSWORD\":\"BindPw-991\",\"HTTP_PROXY\":\"http://u:ProxyPw-77@127.0.0.1:9\"}"), 0o644)
+	var out strings.Builder
+	for _, args := range [][]string{
+		{"install", "--version", "6.4.1", "--ticket", ticket},
+		{"--json", "status"}, {"status"},
+		{"update", "--proxy", "http://fleet:CliProxyPw-55@127.0.0.1:1"},
+		{"update"}, {"--json", "rollback"},
+	} {
+		r := run(t, append([]string{"--root", root, "--feed", feed.URL}, args...)...)
+		out.WriteString(r.stdout + r.stderr)
+	}
+	secrets := []string{"TICKETSECRET42", "BindPw-991", "ProxyPw-77", "CliProxyPw-55"}
+	for _, s := range secrets {
+		if strings.Contains(out.String(), s) {
+			t.Errorf("%s printed", s)
+		}
+	}
+	if !strings.Contains(out.String(), "<redacted>") {
+		t.Error("status does not show the redacted proxy")
+	}
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || !fi.Mode().IsRegular() || filepath.Base(p) == "config.json" {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s written to %s", s, p)
+			}
+		}
+		return nil
+	})
+	cfg, _ := os.ReadFile(filepath.Join(inst, "config.json"))
+	if bytes.HasPrefix(cfg, []byte("\xef\xbb\xbf")) || !bytes.Contains(cfg, []byte("BindPw-991")) || !bytes.Contains(cfg, []byte(ticket)) {
+		t.Errorf("config.json after install: %q", cfg)
+	}
+}
+
+func TestBadProxyURLsAreUsageErrors(t *testing.T) {
+	for _, p := range []string{"http://wpad.corp/proxy.pac", "http://u:bad%zz@proxy:3128", "ftp://proxy:21"} {
+		r := run(t, "--root", t.TempDir(), "install", "--proxy", p)
+		if r.code != 2 {
+			t.Errorf("--proxy %s: exit %d, want 2\n%s", p, r.code, r.stderr)
+		}
+		if strings.Contains(r.stderr, "bad%zz") {
+			t.Errorf("password of an unparsable proxy URL printed: %s", r.stderr)
+		}
+	}
+}
