@@ -241,10 +241,15 @@ func (dl *download) abandon(err error) {
 }
 
 // interrupted reports whether err stopped a download whose bytes so far
-// are worth keeping: a transient failure (retries exhausted), a cancelled
-// context or a full disk. Verification failures (a truncated download
-// included) and refusals are not.
+// are worth keeping: a transient failure (retries exhausted), a body cut
+// short (refused as truncated, but what arrived can be continued next
+// time), a cancelled context or a full disk. Other verification failures
+// and refusals are not: bytes that failed a check are never kept.
 func interrupted(err error) bool {
+	var ie *incompleteError
+	if errors.As(err, &ie) {
+		return true
+	}
 	if errors.Is(err, ErrVerification) {
 		return false
 	}

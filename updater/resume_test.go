@@ -441,8 +441,10 @@ func TestFetchPartialKeptOn5xxDroppedOn404(t *testing.T) {
 
 // A body still cut short on the last attempt is a truncated download:
 // refused, and its bytes are not kept.
-func TestFetchCutOnLastAttemptDropsPartial(t *testing.T) {
-	s, a := startFeed(t, payload(50_000))
+func TestFetchCutOnLastAttemptKeepsPartialForNextRun(t *testing.T) {
+	body := payload(50_000)
+	s, a := startFeed(t, body)
+	a.SHA256 = sum(body)
 	s.Inject(a.URL, 3, testfeed.Fault{CutAfter: 10_000})
 	dir := t.TempDir()
 	_, err := (&Downloader{Retry: noWait(nil)}).Fetch(context.Background(), a, dir, VerifyOptions{})
@@ -453,5 +455,17 @@ func TestFetchCutOnLastAttemptDropsPartial(t *testing.T) {
 	if s.RangeRequests(a.URL) != 2 || !strings.Contains(err.Error(), "30000 of 50000") {
 		t.Errorf("%d range requests, err %v", s.RangeRequests(a.URL), err)
 	}
-	assertEmpty(t, dir)
+	// What arrived is kept (never as the final file) and the next run
+	// fetches only the rest.
+	if _, err := os.Stat(filepath.Join(dir, a.Name)); !os.IsNotExist(err) {
+		t.Fatal("a truncated download became the final file")
+	}
+	s.ResetCounters()
+	res, err := (&Downloader{Retry: noWait(nil)}).Fetch(context.Background(), a, dir, VerifyOptions{})
+	if err != nil || res.SHA256 != a.SHA256 {
+		t.Fatalf("next run: %v", err)
+	}
+	if sent := s.BytesSent(a.URL); sent != 20_000 {
+		t.Errorf("next run was sent %d bytes, want the missing 20000", sent)
+	}
 }

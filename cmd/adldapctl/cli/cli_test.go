@@ -224,16 +224,29 @@ func TestDigestMismatchAndTruncatedDownloadRefused(t *testing.T) {
 		}
 		assertNothingInstalled(t, root)
 	})
-	t.Run("truncated", func(t *testing.T) {
+	t.Run("truncated-then-resumed", func(t *testing.T) {
+		requireNode(t)
 		root := t.TempDir()
-		feed.Inject(feed.TarballURL("6.4.1"), 5, testfeed.Fault{CutAfter: 100})
+		tb := feed.TarballURL("6.4.1")
+		size := int64(len(feed.Tarball("6.4.1")))
+		feed.ResetCounters()
+		feed.Inject(tb, 3, testfeed.Fault{CutAfter: 500})
 		r := run(t, "--root", root, "--feed", feed.URL, "install")
-		if r.code != 4 {
-			t.Fatalf("exit %d, want 4\n%s", r.code, r.stderr)
+		if r.code != 4 || !strings.Contains(r.stderr, "truncated") {
+			t.Fatalf("exit %d, want 4 for a truncated download\n%s", r.code, r.stderr)
 		}
 		assertNothingInstalled(t, root)
-		if m, _ := filepath.Glob(filepath.Join(root, "var/cache/adldapctl/*.partial")); len(m) > 0 {
-			t.Errorf("partial left: %v", m)
+		if _, err := os.Stat(filepath.Join(root, "var/cache/adldapctl/ad-ldap-connector-v6.4.1.tar.gz")); !os.IsNotExist(err) {
+			t.Fatal("a truncated download became the final artifact")
+		}
+		// The next run sends only what is missing.
+		feed.ResetCounters()
+		r = run(t, "--root", root, "--feed", feed.URL, "install")
+		if r.code != 0 {
+			t.Fatalf("resumed install: exit %d\n%s", r.code, r.stderr)
+		}
+		if sent := feed.BytesSent(tb); sent != size-1500 || feed.RangeRequests(tb) != 1 {
+			t.Errorf("resumed run was sent %d bytes in %d range requests, want the missing %d in 1", sent, feed.RangeRequests(tb), size-1500)
 		}
 	})
 	t.Run("require-digest", func(t *testing.T) {
