@@ -26,10 +26,13 @@ func (in *Installer) Uninstall(purge bool) (*UninstallResult, error) {
 		return nil, fmt.Errorf("uninstall on Windows: %w", platform.ErrNotSupported)
 	}
 	svc := p.Services()
+	hadUnit := exists(p.Paths.UnitFile)
 	if err := svc.Uninstall(platform.ServiceName); err != nil {
 		return nil, fmt.Errorf("remove service: %w", err)
 	}
-	res.Removed = append(res.Removed, p.Paths.UnitFile)
+	if hadUnit {
+		res.Removed = append(res.Removed, p.Paths.UnitFile)
+	}
 	dir := p.Paths.InstallDir
 	if purge {
 		for _, d := range []string{dir, in.previous(), in.old(), in.staging(), in.failed(), p.Paths.StateDir, p.Paths.CacheDir, p.Paths.LogFile} {

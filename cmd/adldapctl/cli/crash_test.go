@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/adldapctl/adldapctl/installer"
 	"github.com/adldapctl/adldapctl/internal/testfeed"
@@ -81,5 +82,36 @@ func TestCrashAtEveryPhaseUnderRoot(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestInterruptExits130AndChangesNothing sends SIGINT during a slow
+// download: exit 130, nothing installed, no journal left behind.
+func TestInterruptExits130AndChangesNothing(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "adldapctl")
+	buildTool(t, bin, "0.0.1")
+	feed := startFeed(t, testfeed.ReleaseSpec{Version: "6.4.1"})
+	feed.Inject(feed.TarballURL("6.4.1"), 1, testfeed.Fault{Delay: 20 * time.Second})
+	root := t.TempDir()
+	cmd := exec.Command(bin, "--root", root, "--feed", feed.URL, "install")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); feed.Requests(feed.TarballURL("6.4.1")) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("download never started")
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("after SIGINT: %v, want exit 130\n%s", err, out.String())
+	}
+	assertNothingInstalled(t, root)
+	if _, err := os.Stat(filepath.Join(root, "var/lib/adldapctl/journal.json")); !os.IsNotExist(err) {
+		t.Error("journal left after an interrupted install")
 	}
 }
