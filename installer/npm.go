@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/adldapctl/adldapctl/connector"
@@ -88,12 +89,50 @@ func (in *Installer) npmInstall(ctx context.Context, dir string, pj *packageJSON
 	scrub := connector.NewScrubber(nil, in.o.Proxy)
 	os.WriteFile(logPath, []byte(scrub.Scrub(out.String())), 0o600)
 	if runErr != nil {
-		lines := strings.Split(strings.TrimSpace(scrub.Scrub(out.String())), "\n")
-		if len(lines) > 12 {
-			lines = lines[len(lines)-12:]
+		culprit, lines := npmSummary(scrub.Scrub(out.String()))
+		what := ""
+		if culprit != "" {
+			what = " could not fetch " + culprit
 		}
-		return fmt.Errorf("%w: npm %s: %v\n  %s\n(full output in %s). The install folder was not touched. If this server reaches the npm registry or GitHub only through a proxy, pass --proxy URL (and --ca-file for an intercepting proxy), or set npm's registry/proxy in /root/.npmrc",
-			ErrDependencies, verb, runErr, strings.Join(lines, "\n  "), logPath)
+		return fmt.Errorf("%w: npm %s%s (%v)\n  %s\n(full output in %s). The install folder was not touched. If this server reaches the npm registry or GitHub only through a proxy, pass --proxy URL (and --ca-file for an intercepting proxy), or set npm's registry/proxy in /root/.npmrc",
+			ErrDependencies, verb, what, runErr, strings.Join(lines, "\n  "), logPath)
 	}
 	return nil
+}
+
+var (
+	npmURLRe     = regexp.MustCompile(`(?:request to|GET|fetch(?:ing)?)\s+(\S+?)(?:\s+failed|\s|,|$)`)
+	npmGitRe     = regexp.MustCompile(`((?:git\+)?(?:ssh|https?)://git@?\S+|git@github\.com:\S+)`)
+	npmNoMatchRe = regexp.MustCompile(`No matching version found for (\S+)`)
+	npmReasonRe  = regexp.MustCompile(`(?i)(npm (?:error|ERR!) code|FetchError|E404|404 Not Found|notarget|ENOTFOUND|ETIMEDOUT|ECONNREFUSED|ECONNRESET|EAI_AGAIN|certificate|CERT_|SELF_SIGNED|UNABLE_TO_|git dep|Permission denied \(publickey\)|Could not read from remote|ERESOLVE|EBADENGINE|EACCES|ENOSPC)`)
+)
+
+// npmSummary picks out of npm's output the dependency it could not fetch
+// and the lines that say why (not the stack trace).
+func npmSummary(out string) (culprit string, lines []string) {
+	for _, l := range strings.Split(out, "\n") {
+		t := strings.TrimSpace(l)
+		if t == "" || strings.Contains(t, "    at ") || strings.HasPrefix(strings.TrimPrefix(strings.TrimPrefix(t, "npm error"), "npm ERR!"), "     at") {
+			continue
+		}
+		if culprit == "" {
+			for _, re := range []*regexp.Regexp{npmNoMatchRe, npmGitRe, npmURLRe} {
+				if m := re.FindStringSubmatch(t); m != nil {
+					culprit = strings.TrimRight(m[1], ".,;:'\"")
+					break
+				}
+			}
+		}
+		if npmReasonRe.MatchString(t) && len(lines) < 6 {
+			lines = append(lines, t)
+		}
+	}
+	if len(lines) == 0 {
+		all := strings.Split(strings.TrimSpace(out), "\n")
+		if len(all) > 8 {
+			all = all[len(all)-8:]
+		}
+		lines = all
+	}
+	return culprit, lines
 }

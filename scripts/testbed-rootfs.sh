@@ -17,11 +17,18 @@
 #
 # Environment:
 #   ADLDAPCTL_TESTBED_CACHE    cache directory (default /var/cache/adldapctl-testbeds)
-#   ADLDAPCTL_TESTBED_MIRROR   Debian mirror (default http://deb.debian.org/debian)
+#   ADLDAPCTL_TESTBED_MIRROR   Debian mirror (default: the one this host's apt uses)
 set -euo pipefail
 
 CACHE=${ADLDAPCTL_TESTBED_CACHE:-/var/cache/adldapctl-testbeds}
-MIRROR=${ADLDAPCTL_TESTBED_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror: the one this host's apt already uses, unless given.
+host_mirror() {
+	{
+		grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{for (i = 2; i <= NF; i++) print $i}'
+		grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; break }}'
+	} | grep -E '/debian/?$' | head -n1
+}
+MIRROR=${ADLDAPCTL_TESTBED_MIRROR:-$(host_mirror)}
 SUITE=bookworm
 TARBALL="$CACHE/$SUITE-rootfs.tar"
 INCLUDE=systemd,systemd-sysv,dbus,ca-certificates,logrotate,curl
@@ -61,6 +68,7 @@ work=$(mktemp -d "$CACHE/build.XXXXXX")
 cleanup() { rm -rf --one-file-system "$work"; }
 trap cleanup EXIT
 
+[ -n "$MIRROR" ] || die "no Debian mirror in this host's apt sources: set ADLDAPCTL_TESTBED_MIRROR=<mirror URL>"
 rootfs="$work/rootfs"
 log "debootstrap $SUITE into $rootfs (a few minutes; log: $work/debootstrap.log)"
 start=$(date +%s)

@@ -372,3 +372,53 @@ func TestBadProxyURLsAreUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestNpmFailureTouchesNothing: a dependency that cannot be fetched (a
+// locked-down server) fails the install before the install dir is
+// touched, naming the dependency and pointing at the proxy settings.
+func TestNpmFailureTouchesNothing(t *testing.T) {
+	requireNode(t)
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Skip("npm not installed")
+	}
+	files, err := testfeed.SampleFiles("6.4.1", testfeed.SampleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["package.json"] = []byte(`{"name":"ad-ldap-connector","version":"0.0.0","engines":{"node":">=18"},"dependencies":{"wsfed-unreachable":"1.0.0"}}`)
+	files["package-lock.json"] = []byte(`{"name":"ad-ldap-connector","version":"0.0.0","lockfileVersion":3,"requires":true,"packages":{
+"":{"name":"ad-ldap-connector","version":"0.0.0","dependencies":{"wsfed-unreachable":"1.0.0"}},
+"node_modules/wsfed-unreachable":{"version":"1.0.0","resolved":"http://127.0.0.1:1/wsfed-unreachable/-/wsfed-unreachable-1.0.0.tgz",
+"integrity":"sha512-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}}}`)
+	top := "auth0-ad-ldap-connector-abc1234/"
+	entries := []entry{{hdr: tar.Header{Name: top, Typeflag: tar.TypeDir, Mode: 0o755}}}
+	for name, body := range files {
+		entries = append(entries, file(top+name, string(body)))
+	}
+	feed := startFeed(t, testfeed.ReleaseSpec{Version: "6.4.1", Tarball: tarGz(t, entries...)})
+	root := t.TempDir()
+	inst := filepath.Join(root, "opt/auth0-adldap")
+	os.MkdirAll(inst, 0o755)
+	os.WriteFile(filepath.Join(inst, "config.json"), []byte(`{"PORT":1}`), 0o600)
+	t.Setenv("npm_config_fetch_retries", "0")
+	t.Setenv("npm_config_cache", t.TempDir())
+	r := run(t, "--root", root, "--feed", feed.URL, "install", "--ticket", ticket)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"wsfed-unreachable", "--proxy", "install folder was not touched"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("error lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	entriesNow, _ := os.ReadDir(inst)
+	if len(entriesNow) != 1 {
+		t.Errorf("install dir touched: %v", entriesNow)
+	}
+	if b, _ := os.ReadFile(filepath.Join(inst, "config.json")); string(b) != `{"PORT":1}` {
+		t.Errorf("config.json changed: %s", b)
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "opt/.auth0-adldap.*")); len(left) > 0 {
+		t.Errorf("staging left: %v", left)
+	}
+}
