@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-version"
 	"github.com/spf13/cobra"
 
 	"github.com/adldapctl/adldapctl/connector"
@@ -65,24 +66,9 @@ func (a *app) fetch(ctx context.Context, f *fetchFlags, txn *installer.Txn) (*fe
 		return nil, err
 	}
 	if f.from != "" {
-		ver := f.version
-		if ver == "" {
-			m := tarballVersionRe.FindStringSubmatch(filepath.Base(f.from))
-			if m == nil {
-				return nil, usageError{fmt.Errorf("cannot tell the version of %s from its name: pass --version X.Y.Z", f.from)}
-			}
-			ver = m[1]
-		}
-		v, err := updater.ParseVersion(ver)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		abs, err := filepath.Abs(f.from)
+		v, abs, err := fromFile(f)
 		if err != nil {
 			return nil, err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return nil, usageError{fmt.Errorf("--from: %w", err)}
 		}
 		name := "ad-ldap-connector-v" + v.String() + ".tar.gz"
 		if err := enter(installer.PhaseDownload); err != nil {
@@ -334,4 +320,29 @@ func (a *app) requireInstallSupport() error {
 		return fmt.Errorf("installing, updating and removing the connector on Windows: %w; use the connector's MSI for now", platform.ErrNotSupported)
 	}
 	return nil
+}
+
+// fromFile returns the version and absolute path of an offline artifact
+// (--from), the version from --version or the file's name.
+func fromFile(f *fetchFlags) (*version.Version, string, error) {
+	ver := f.version
+	if ver == "" {
+		m := tarballVersionRe.FindStringSubmatch(filepath.Base(f.from))
+		if m == nil {
+			return nil, "", usageError{fmt.Errorf("cannot tell the version of %s from its name: pass --version X.Y.Z", f.from)}
+		}
+		ver = m[1]
+	}
+	v, err := updater.ParseVersion(ver)
+	if err != nil {
+		return nil, "", usageError{err}
+	}
+	abs, err := filepath.Abs(f.from)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, "", usageError{fmt.Errorf("--from: %w", err)}
+	}
+	return v, abs, nil
 }

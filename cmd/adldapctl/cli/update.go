@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hashicorp/go-version"
 	"github.com/spf13/cobra"
 
 	"github.com/adldapctl/adldapctl/connector"
@@ -129,9 +130,13 @@ func (a *app) updateCheck(ctx context.Context, ff *fetchFlags, cur *connector.In
 }
 
 func (a *app) update(ctx context.Context, ff *fetchFlags, cur *connector.InstallRecord, allowDowngrade, dryRun bool, grace time.Duration) error {
-	src, feedURL, err := a.sourceFor(ff)
-	if err != nil {
-		return err
+	var src updater.Source
+	var feedURL string
+	var err error
+	if ff.from == "" {
+		if src, feedURL, err = a.sourceFor(ff); err != nil {
+			return err
+		}
 	}
 	ch, _ := updater.ParseChannel(ff.channel)
 	var txn *installer.Txn
@@ -148,9 +153,18 @@ func (a *app) update(ctx context.Context, ff *fetchFlags, cur *connector.Install
 		return err
 	}
 	var rel *updater.Release
-	if ff.version != "" {
+	var art updater.Artifact
+	switch {
+	case ff.from != "": // offline: a file the admin brought
+		var v *version.Version
+		var abs string
+		if v, abs, err = fromFile(ff); err == nil {
+			rel = &updater.Release{Version: v, Tag: "v" + v.String()}
+			art = updater.Artifact{Name: "ad-ldap-connector-v" + v.String() + ".tar.gz", URL: abs}
+		}
+	case ff.version != "":
 		rel, err = src.Release(ctx, ff.version)
-	} else {
+	default:
 		rel, err = src.Latest(ctx, ch)
 	}
 	if err != nil {
@@ -171,9 +185,10 @@ func (a *app) update(ctx context.Context, ff *fetchFlags, cur *connector.Install
 	case rel.Version.LessThan(iv) && !allowDowngrade:
 		return abort(fmt.Errorf("%s is older than the installed %s: refusing to downgrade; pass --allow-downgrade to do it anyway", rel.Version, cur.Version))
 	}
-	art, err := a.artifactOf(rel, src)
-	if err != nil {
-		return abort(err)
+	if src != nil {
+		if art, err = a.artifactOf(rel, src); err != nil {
+			return abort(err)
+		}
 	}
 	if dryRun {
 		plan := map[string]any{"op": "update", "from": cur.Version, "to": rel.Version.String(), "artifact": connector.RedactURL(art.URL),

@@ -97,6 +97,16 @@ func TestUpdateCheckExitCodesAndChannels(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("allowed downgrade: exit %d\n%s", r.code, r.stderr)
 	}
+	// Offline update from a file the admin brought, checked by --sha256.
+	f := filepath.Join(t.TempDir(), "ad-ldap-connector-v6.5.0.tar.gz")
+	os.WriteFile(f, feed.Tarball("6.5.0"), 0o644)
+	if r = run(t, "--root", root, "update", "--from", f, "--sha256", strings.Repeat("0", 64)); r.code != 4 {
+		t.Fatalf("offline update with a wrong --sha256: exit %d, want 4\n%s", r.code, r.stderr)
+	}
+	r = run(t, "--root", root, "update", "--from", f, "--sha256", feed.TarballSHA256("6.5.0"))
+	if r.code != 0 || !strings.Contains(r.stdout, "updated to 6.5.0") {
+		t.Fatalf("offline update: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 func TestUpdateCheckUnreachableFeedIsAnError(t *testing.T) {
