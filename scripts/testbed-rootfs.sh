@@ -26,7 +26,7 @@ host_mirror() {
 	{
 		grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{for (i = 2; i <= NF; i++) print $i}'
 		grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; break }}'
-	} | grep -E '/debian/?$' | head -n1
+	} | grep -E '/debian/?$' | head -n1 || true
 }
 MIRROR=${ADLDAPCTL_TESTBED_MIRROR:-$(host_mirror)}
 SUITE=bookworm
