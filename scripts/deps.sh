@@ -3,6 +3,7 @@
 # packages, Node.js for the sample connector, and the cached Debian rootfs
 # for the systemd-nspawn bed. Safe to run again; does nothing when all is there.
 set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 cd "$(dirname "$0")/.."
 
 need=()

@@ -4,6 +4,7 @@
 # tier against real systemd in systemd-nspawn. Each bed is started and
 # stopped by the test that uses it.
 set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 start=$(date +%s)
