@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/adldapctl/adldapctl/internal/redact"
 )
 
 // BOM is the UTF-8 byte order mark some Windows editors put in config.json.
@@ -176,7 +178,7 @@ func (c *Config) Redacted() map[string]any {
 			}
 		case strings.EqualFold(k, "HTTP_PROXY"):
 			if s, ok := v.(string); ok {
-				v = RedactURL(s)
+				v = redact.URL(s)
 			}
 		}
 		out[k] = v

@@ -3,6 +3,8 @@ package connector
 import (
 	"strings"
 	"testing"
+
+	"github.com/adldapctl/adldapctl/internal/redact"
 )
 
 func TestConfigKeepsOrderAndBOM(t *testing.T) {
@@ -65,7 +67,7 @@ func TestRedaction(t *testing.T) {
 			t.Errorf("scrub left %s: %s", s, out)
 		}
 	}
-	if got := RedactURL("http://u:bad%zzpw@h:1"); strings.Contains(got, "bad%zzpw") {
+	if got := redact.URL("http://u:bad%zzpw@h:1"); strings.Contains(got, "bad%zzpw") {
 		t.Errorf("unparsable URL leaked password: %s", got)
 	}
 }

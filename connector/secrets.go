@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/adldapctl/adldapctl/internal/redact"
 )
 
 // Redacted replaces a secret value wherever one would be shown.
@@ -26,27 +28,8 @@ func IsSecretKey(k string) bool {
 	return false
 }
 
-var userinfoRe = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://)([^/@\s]*)@`)
-
-// RedactURL hides the password of a URL's userinfo, also when the URL does
-// not parse (a bad % escape must not leak the password either).
-func RedactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return strings.Replace(u.String(), "xxxxx", Redacted, 1)
-		}
-		return s
-	}
-	return userinfoRe.ReplaceAllStringFunc(s, func(m string) string {
-		sub := userinfoRe.FindStringSubmatch(m)
-		user, _, hasPw := strings.Cut(sub[2], ":")
-		if !hasPw {
-			return m
-		}
-		return sub[1] + user + ":" + Redacted + "@"
-	})
-}
+// userinfoRe finds URLs with credentials inside free text.
+var userinfoRe = regexp.MustCompile(`(?i)[a-z][a-z0-9+.-]*://[^/@\s]*@`)
 
 // Scrubber removes known secret values from free text (logs, npm output).
 type Scrubber struct{ secrets []string }
@@ -83,5 +66,5 @@ func (s *Scrubber) Scrub(text string) string {
 	for _, v := range s.secrets {
 		text = strings.ReplaceAll(text, v, Redacted)
 	}
-	return userinfoRe.ReplaceAllStringFunc(text, RedactURL)
+	return userinfoRe.ReplaceAllStringFunc(text, redact.URL)
 }

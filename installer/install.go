@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/adldapctl/adldapctl/connector"
+	"github.com/adldapctl/adldapctl/internal/redact"
 	"github.com/adldapctl/adldapctl/packaging"
 	"github.com/adldapctl/adldapctl/platform"
 )
@@ -188,7 +189,7 @@ func (in *Installer) Apply(ctx context.Context, req Request) (*Result, error) {
 	}
 	j.KeepOld = !fresh && !res.Repair
 	rec := &connector.InstallRecord{
-		Version: req.Artifact.Version, Tag: req.Artifact.Tag, Source: connector.RedactURL(req.Artifact.Source),
+		Version: req.Artifact.Version, Tag: req.Artifact.Tag, Source: redact.URL(req.Artifact.Source),
 		SHA256: req.Artifact.SHA256, Verified: req.Artifact.Verified, InstalledAt: in.o.Now().UTC(),
 		LastResult: req.Op + " ok",
 	}

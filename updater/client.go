@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/adldapctl/adldapctl/internal/redact"
 )
 
 // ClientOptions configures NewHTTPClient.
@@ -68,7 +70,7 @@ func NewHTTPClient(o ClientOptions) (*http.Client, error) {
 // scheme and a host, and not be a .pac script. Errors never show the
 // password.
 func ParseProxyURL(s string) (*url.URL, error) {
-	red := RedactURL(s)
+	red := redact.URL(s)
 	if strings.TrimSpace(s) == "" {
 		return nil, errors.New("empty proxy URL: use http://host:port")
 	}

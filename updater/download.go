@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/adldapctl/adldapctl/internal/redact"
 )
 
 // ErrVerification is wrapped by every failure to verify a download: digest
@@ -529,7 +531,7 @@ func (dl *download) accept(resp *http.Response, ranged bool) (total int64, again
 	}
 	dl.total = total
 	if dl.validator != "" {
-		st := &partialState{URL: RedactURL(dl.a.URL), Validator: dl.validator, Size: total, SHA256: dl.feedSum}
+		st := &partialState{URL: redact.URL(dl.a.URL), Validator: dl.validator, Size: total, SHA256: dl.feedSum}
 		if err := writePartialState(dl.sidecar, st); err != nil {
 			dl.d.logf("download %s: cannot record the resume state (%v); this download will not be resumable", name, err)
 			dl.validator = ""

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-version"
+
+	"github.com/adldapctl/adldapctl/internal/redact"
 )
 
 // DefaultFeedURL is the connector's public GitHub releases feed.
@@ -177,7 +179,7 @@ func (f *GitHubFeed) Latest(ctx context.Context, ch Channel) (*Release, error) {
 		if ch == ChannelPrerelease {
 			kind = "release"
 		}
-		return nil, fmt.Errorf("no %s found in feed %s: %w", kind, RedactURL(f.BaseURL), ErrReleaseNotFound)
+		return nil, fmt.Errorf("no %s found in feed %s: %w", kind, redact.URL(f.BaseURL), ErrReleaseNotFound)
 	}
 	return best, nil
 }
@@ -197,7 +199,7 @@ func (f *GitHubFeed) Release(ctx context.Context, v string) (*Release, error) {
 			return r, nil
 		}
 	}
-	return nil, fmt.Errorf("release %s not found in feed %s: %w", v, RedactURL(f.BaseURL), ErrReleaseNotFound)
+	return nil, fmt.Errorf("release %s not found in feed %s: %w", v, redact.URL(f.BaseURL), ErrReleaseNotFound)
 }
 
 // Releases returns every non-draft release, newest version first.
@@ -243,7 +245,7 @@ func (f *GitHubFeed) list(ctx context.Context, pages int) ([]*Release, error) {
 		return nil, fmt.Errorf("release feed: %w", err)
 	}
 	if !IsGitHubFeedURL(base) {
-		return nil, fmt.Errorf("release feed %s is not a GitHub releases URL (expected .../repos/OWNER/REPO)", RedactURL(base))
+		return nil, fmt.Errorf("release feed %s is not a GitHub releases URL (expected .../repos/OWNER/REPO)", redact.URL(base))
 	}
 	next := base + "/releases?per_page=100"
 	var out []*Release
@@ -286,7 +288,7 @@ const maxFeedBody = 32 << 20
 
 // getJSON GETs u, decodes its JSON body into v and returns the Link header.
 func (f *GitHubFeed) getJSON(ctx context.Context, u string, v any) (link string, err error) {
-	red := RedactURL(u)
+	red := redact.URL(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "", fmt.Errorf("release feed %s: %s", red, parseErrorReason(err))

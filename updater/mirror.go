@@ -21,6 +21,7 @@ import (
 
 	"aead.dev/minisign"
 
+	"github.com/adldapctl/adldapctl/internal/redact"
 	"github.com/adldapctl/adldapctl/platform"
 )
 
@@ -253,7 +254,7 @@ func (r *Release) LinuxArtifact() (Artifact, error) {
 }
 
 // where is the mirror location for messages, without any password.
-func (f *MirrorFeed) where() string { return RedactURL(f.Base) }
+func (f *MirrorFeed) where() string { return redact.URL(f.Base) }
 
 // base returns the mirror root as a parsed URL or as an absolute local
 // folder.

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/adldapctl/adldapctl/internal/redact"
 )
 
 // partialState is the sidecar <name>.partial.json that makes a kept
@@ -48,7 +50,7 @@ func readPartialState(path string) *partialState {
 // matches reports whether st describes the bytes of artifact a (whose
 // feed digest, normalized, is feedSum).
 func (st *partialState) matches(a Artifact, feedSum string) bool {
-	return st != nil && st.URL == RedactURL(a.URL) &&
+	return st != nil && st.URL == redact.URL(a.URL) &&
 		st.SHA256 == feedSum &&
 		(a.Size <= 0 || st.Size < 0 || st.Size == a.Size)
 }

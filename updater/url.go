@@ -7,48 +7,9 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/adldapctl/adldapctl/internal/redact"
 )
-
-// RedactURL returns s with the password of its userinfo replaced by
-// "xxxxx" ("http://user:secret@proxy:3128" becomes
-// "http://user:xxxxx@proxy:3128"). It also handles strings that do not
-// parse as URLs (a bad %-escape or a stray '/' or '?' in the password, a
-// missing scheme), erring towards hiding too much, so it is safe to use in
-// the error that reports such a string. Everything else is unchanged.
-func RedactURL(s string) string {
-	start := 0
-	if i := strings.Index(s, "://"); i >= 0 {
-		start = i + len("://")
-		if u, err := url.Parse(s); err == nil {
-			if u.User == nil {
-				return s
-			}
-			if _, ok := u.User.Password(); !ok {
-				return s
-			}
-			end := len(s)
-			if i := strings.IndexAny(s[start:], "/?#"); i >= 0 {
-				end = start + i
-			}
-			return redactUserinfo(s, start, end)
-		}
-	}
-	// Unparsable or scheme-less: the password may hold '/', '?' or '#',
-	// so take everything up to the last '@' as userinfo.
-	return redactUserinfo(s, start, len(s))
-}
-
-func redactUserinfo(s string, start, end int) string {
-	at := strings.LastIndex(s[start:end], "@")
-	if at < 0 {
-		return s
-	}
-	colon := strings.Index(s[start:start+at], ":")
-	if colon < 0 {
-		return s
-	}
-	return s[:start+colon+1] + "xxxxx" + s[start+at:]
-}
 
 // parseErrorReason explains a url.Parse failure without quoting any part
 // of the input (url.Parse's own messages can quote pieces of a password).
@@ -101,20 +62,20 @@ func classifyURL(u string) (remote *url.URL, local string, err error) {
 	}
 	p, err := url.Parse(u)
 	if err != nil {
-		return nil, "", fmt.Errorf("invalid URL %s: %s", RedactURL(u), parseErrorReason(err))
+		return nil, "", fmt.Errorf("invalid URL %s: %s", redact.URL(u), parseErrorReason(err))
 	}
 	switch strings.ToLower(p.Scheme) {
 	case "https":
 		if p.Host == "" {
-			return nil, "", fmt.Errorf("invalid URL %s: no host", RedactURL(u))
+			return nil, "", fmt.Errorf("invalid URL %s: no host", redact.URL(u))
 		}
 		return p, "", nil
 	case "http":
 		if p.Host == "" {
-			return nil, "", fmt.Errorf("invalid URL %s: no host", RedactURL(u))
+			return nil, "", fmt.Errorf("invalid URL %s: no host", redact.URL(u))
 		}
 		if !isLoopbackHost(p.Hostname()) {
-			return nil, "", fmt.Errorf("refusing plain http to %s: use https:// (http:// is allowed only for localhost, 127.0.0.0/8 and ::1)", RedactURL(u))
+			return nil, "", fmt.Errorf("refusing plain http to %s: use https:// (http:// is allowed only for localhost, 127.0.0.0/8 and ::1)", redact.URL(u))
 		}
 		return p, "", nil
 	case "file":
@@ -124,7 +85,7 @@ func classifyURL(u string) (remote *url.URL, local string, err error) {
 		}
 		return nil, path, nil
 	}
-	return nil, "", fmt.Errorf("unsupported URL scheme %q in %s: use https://, a file:// URL or a local path", p.Scheme, RedactURL(u))
+	return nil, "", fmt.Errorf("unsupported URL scheme %q in %s: use https://, a file:// URL or a local path", p.Scheme, redact.URL(u))
 }
 
 // checkRemote applies the rule to a redirect target.

@@ -111,28 +111,3 @@ func TestFileURLPath(t *testing.T) {
 		t.Errorf("file://server/share/x.msi -> %q; want an error where there are no UNC paths", local)
 	}
 }
-
-func TestRedactURL(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"http://user:s3cret@proxy:3128", "http://user:xxxxx@proxy:3128"},
-		{"http://user:s3cret@proxy:3128/path?q=1", "http://user:xxxxx@proxy:3128/path?q=1"},
-		{"http://user@proxy:3128", "http://user@proxy:3128"},
-		{"http://proxy:3128", "http://proxy:3128"},
-		{"https://example.com/@scope/pkg", "https://example.com/@scope/pkg"},
-		{"https://example.com/a?email=x@y", "https://example.com/a?email=x@y"},
-		// Unparsable: bad escape, stray '/', '?' or '@' in the password.
-		{"http://user:s3cret%zz@proxy:3128", "http://user:xxxxx@proxy:3128"},
-		{"http://user:s3/cret@proxy:3128", "http://user:xxxxx@proxy:3128"},
-		{"http://user:s3?cret@proxy:3128", "http://user:xxxxx@proxy:3128"},
-		{"http://user:s3@cret@proxy:3128", "http://user:xxxxx@proxy:3128"},
-		{"http://user:s3#cret@proxy:3128", "http://user:xxxxx@proxy:3128"},
-		// No scheme.
-		{"user:s3cret@proxy:3128", "user:xxxxx@proxy:3128"},
-		{"proxy:3128", "proxy:3128"},
-		{"", ""},
-	} {
-		if got := RedactURL(tc.in); got != tc.want {
-			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}

@@ -340,7 +340,7 @@ func TestSecretsStayInConfigOnly(t *testing.T) {
 			t.Errorf("%s printed", s)
 		}
 	}
-	if !strings.Contains(out.String(), "<redacted>") {
+	if !strings.Contains(out.String(), "http://u:xxxxx@127.0.0.1:9") {
 		t.Error("status does not show the redacted proxy")
 	}
 	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {

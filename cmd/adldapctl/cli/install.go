@@ -14,8 +14,8 @@ import (
 	"github.com/hashicorp/go-version"
 	"github.com/spf13/cobra"
 
-	"github.com/adldapctl/adldapctl/connector"
 	"github.com/adldapctl/adldapctl/installer"
+	"github.com/adldapctl/adldapctl/internal/redact"
 	"github.com/adldapctl/adldapctl/platform"
 	"github.com/adldapctl/adldapctl/updater"
 )
@@ -90,14 +90,14 @@ func (a *app) fetch(ctx context.Context, f *fetchFlags, txn *installer.Txn) (*fe
 	}
 	var rel *updater.Release
 	if f.version != "" {
-		a.logf("looking up %s in %s", f.version, connector.RedactURL(feedURL))
+		a.logf("looking up %s in %s", f.version, redact.URL(feedURL))
 		rel, err = src.Release(ctx, f.version)
 	} else {
 		ch, cerr := updater.ParseChannel(orDefault(f.channel, "stable"))
 		if cerr != nil {
 			return nil, usageError{cerr}
 		}
-		a.logf("looking up the latest %s release in %s", ch, connector.RedactURL(feedURL))
+		a.logf("looking up the latest %s release in %s", ch, redact.URL(feedURL))
 		rel, err = src.Latest(ctx, ch)
 	}
 	if err != nil {
@@ -131,7 +131,7 @@ func withProxyHint(err error, proxy string) error {
 		}
 	}
 	if proxy != "" && !strings.Contains(err.Error(), "proxy") {
-		return fmt.Errorf("%w (proxy in use: %s)", err, connector.RedactURL(proxy))
+		return fmt.Errorf("%w (proxy in use: %s)", err, redact.URL(proxy))
 	}
 	return err
 }

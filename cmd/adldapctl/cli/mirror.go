@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/adldapctl/adldapctl/connector"
+	"github.com/adldapctl/adldapctl/internal/redact"
 	"github.com/adldapctl/adldapctl/platform"
 	"github.com/adldapctl/adldapctl/updater"
 )
@@ -76,7 +77,7 @@ func (a *app) mirrorFeed(feed string, client *http.Client) (*updater.MirrorFeed,
 	}
 	if keySpec == "" {
 		return nil, usageError{fmt.Errorf("feed %s is a signed mirror: pass --trusted-key (a minisign public key or .pub file) or set \"trusted_key\" in %s",
-			connector.RedactURL(feed), a.plat.Paths.ToolConfig)}
+			redact.URL(feed), a.plat.Paths.ToolConfig)}
 	}
 	key, err := updater.LoadPublicKey(keySpec)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/adldapctl/adldapctl/connector"
+	"github.com/adldapctl/adldapctl/internal/redact"
 	"github.com/adldapctl/adldapctl/platform"
 )
 
@@ -76,11 +77,11 @@ func (a *app) statusCmd() *cobra.Command {
 			s.Service = st
 			if cfg, err := connector.ReadConfig(p.Paths.ConfigFile); err == nil {
 				if v := cfg.String("HTTP_PROXY"); v != "" {
-					s.Proxy, s.ProxySource = connector.RedactURL(v), "config.json"
+					s.Proxy, s.ProxySource = redact.URL(v), "config.json"
 				}
 			}
 			if v := os.Getenv("HTTP_PROXY"); v != "" {
-				s.Proxy, s.ProxySource = connector.RedactURL(v), "environment"
+				s.Proxy, s.ProxySource = redact.URL(v), "environment"
 			}
 			if a.json {
 				return a.writeJSON(s)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/adldapctl/adldapctl/connector"
 	"github.com/adldapctl/adldapctl/installer"
+	"github.com/adldapctl/adldapctl/internal/redact"
 	"github.com/adldapctl/adldapctl/platform"
 	"github.com/adldapctl/adldapctl/updater"
 )
@@ -97,7 +98,7 @@ func (a *app) updateCheck(ctx context.Context, ff *fetchFlags, cur *connector.In
 	ch, _ := updater.ParseChannel(ff.channel)
 	rel, err := src.Latest(ctx, ch)
 	if err != nil {
-		return withProxyHint(fmt.Errorf("check %s: %w", connector.RedactURL(feedURL), err), ff.proxy)
+		return withProxyHint(fmt.Errorf("check %s: %w", redact.URL(feedURL), err), ff.proxy)
 	}
 	out := checkJSON{Latest: rel.Version.String(), Channel: string(ch)}
 	if cur != nil {
@@ -168,7 +169,7 @@ func (a *app) update(ctx context.Context, ff *fetchFlags, cur *connector.Install
 		rel, err = src.Latest(ctx, ch)
 	}
 	if err != nil {
-		return abort(withProxyHint(fmt.Errorf("resolve from %s: %w", connector.RedactURL(feedURL), err), ff.proxy))
+		return abort(withProxyHint(fmt.Errorf("resolve from %s: %w", redact.URL(feedURL), err), ff.proxy))
 	}
 	iv, err := updater.ParseVersion(cur.Version)
 	if err != nil {
@@ -191,14 +192,14 @@ func (a *app) update(ctx context.Context, ff *fetchFlags, cur *connector.Install
 		}
 	}
 	if dryRun {
-		plan := map[string]any{"op": "update", "from": cur.Version, "to": rel.Version.String(), "artifact": connector.RedactURL(art.URL),
+		plan := map[string]any{"op": "update", "from": cur.Version, "to": rel.Version.String(), "artifact": redact.URL(art.URL),
 			"sha256": art.SHA256, "phases": installer.Phases, "health_grace": grace.String(), "dry_run": true}
 		if a.json {
 			return a.writeJSON(plan)
 		}
 		a.printf("update plan (dry run, nothing changed):\n")
 		a.printf("  from %s to %s\n", cur.Version, rel.Version)
-		a.printf("  artifact: %s\n", connector.RedactURL(art.URL))
+		a.printf("  artifact: %s\n", redact.URL(art.URL))
 		a.printf("  phases: resolve → download → verify → stage → stop → switch → start → health (%s) → commit, rollback on failure\n", grace)
 		a.printf("  keeps: config.json, certs/, lib/profileMapper.js (or PROFILE_MAPPER_FILE), SSL_CA_PATH folder\n")
 		return nil
