@@ -315,14 +315,18 @@ func (in *Installer) stage(ctx context.Context, a Artifact) (nodeVer string, err
 	if err != nil {
 		return "", err
 	}
+	engines, err := ReadEnginesNode(filepath.Join(st, "package.json"))
+	if err != nil {
+		return "", err
+	}
 	nodeVer, err = nodeVersion(ctx, in.p.NodePath)
 	if err != nil {
 		return "", err
 	}
-	if err := CheckNodeEngine(nodeVer, pj.Engines.Node); err != nil {
+	if err := CheckNodeEngine(nodeVer, engines); err != nil {
 		return "", err
 	}
-	in.logf("node %s satisfies engines.node %q", nodeVer, pj.Engines.Node)
+	in.logf("node %s satisfies engines.node %q", nodeVer, engines)
 	if err := in.npmInstall(ctx, st, pj, filepath.Join(in.p.Paths.StateDir, "npm.log")); err != nil {
 		return "", err
 	}

@@ -19,11 +19,7 @@ import (
 var ErrDependencies = errors.New("installing the connector's dependencies failed")
 
 type packageJSON struct {
-	Version      string            `json:"version"`
 	Dependencies map[string]string `json:"dependencies"`
-	Engines      struct {
-		Node string `json:"node"`
-	} `json:"engines"`
 }
 
 func readPackageJSON(dir string) (*packageJSON, error) {

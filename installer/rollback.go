@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/adldapctl/adldapctl/platform"
 )
@@ -63,19 +64,10 @@ func (in *Installer) Rollback(ctx context.Context) (*Result, error) {
 		if err := os.Rename(in.previous(), in.staging()); err != nil {
 			return err
 		}
-		return platform.SyncDir(parentDir(in.staging()))
+		return platform.SyncDir(filepath.Dir(in.staging()))
 	}
 	if err := in.run(ctx, j, res, &rec, stage, "", false); err != nil {
 		return res, err
 	}
 	return res, nil
-}
-
-func parentDir(p string) string {
-	for i := len(p) - 1; i > 0; i-- {
-		if os.IsPathSeparator(p[i]) {
-			return p[:i]
-		}
-	}
-	return "."
 }

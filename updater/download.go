@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/adldapctl/adldapctl/internal/redact"
+	"github.com/adldapctl/adldapctl/platform"
 )
 
 // ErrVerification is wrapped by every failure to verify a download: digest
@@ -275,7 +276,7 @@ func (dl *download) commit(final string) error {
 		os.Remove(dl.partial)
 		return fmt.Errorf("download %s: %w", dl.a.Name, err)
 	}
-	syncDir(dl.dir)
+	platform.SyncDir(dl.dir)
 	return nil
 }
 
@@ -636,13 +637,4 @@ func normalizeSHA256(s string) (string, error) {
 		return "", fmt.Errorf("%q is not a SHA-256 digest (64 hex characters)", s)
 	}
 	return s, nil
-}
-
-// syncDir makes a rename durable where the OS allows syncing a directory
-// (not on Windows, where the error is ignored).
-func syncDir(dir string) {
-	if f, err := os.Open(dir); err == nil {
-		_ = f.Sync()
-		f.Close()
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/adldapctl/adldapctl/internal/redact"
+	"github.com/adldapctl/adldapctl/platform"
 )
 
 // partialState is the sidecar <name>.partial.json that makes a kept
@@ -61,25 +62,7 @@ func writePartialState(path string, st *partialState) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(b, '\n'))
-	if serr := f.Sync(); err == nil {
-		err = serr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return platform.WriteFileAtomic(path, append(b, '\n'), 0o644)
 }
 
 // validatorOf returns what to send as If-Range to continue resp's body: a

@@ -88,8 +88,8 @@ func TestLinuxInstallOnSystemd(t *testing.T) {
 	// The admin staged config.json (PORT for the sample connector) and the
 	// cert.key before installing.
 	c.ExecOK(t, "mkdir", "-p", inst+"/certs")
-	writeIn(t, c, inst+"/config.json", fmt.Sprintf("{\n  \"PORT\": %d,\n  \"LDAP_URL\": \"ldap://127.0.0.1:3389\"\n}\n", port), 0o644)
-	writeIn(t, c, inst+"/certs/cert.key", "-----BEGIN PRIVATE KEY-----\nfixture-not-a-key\n-----END PRIVATE KEY-----\n", 0o600)
+	c.WriteFile(t, inst+"/config.json", []byte(fmt.Sprintf("{\n  \"PORT\": %d,\n  \"LDAP_URL\": \"ldap://127.0.0.1:3389\"\n}\n", port)), 0o644)
+	c.WriteFile(t, inst+"/certs/cert.key", []byte("-----BEGIN PRIVATE KEY-----\nfixture-not-a-key\n-----END PRIVATE KEY-----\n"), 0o600)
 
 	// An existing config.json owned by someone else ends up root's, 0600.
 	c.ExecOK(t, "chown", "65534:65534", inst+"/config.json")
@@ -144,7 +144,7 @@ func TestLinuxInstallOnSystemd(t *testing.T) {
 	}
 
 	// Customise the profile mapper; a second install changes no customer file.
-	writeIn(t, c, inst+"/lib/profileMapper.js", "module.exports = function (u) { return { customised: 1 }; };\n", 0o644)
+	c.WriteFile(t, inst+"/lib/profileMapper.js", []byte("module.exports = function (u) { return { customised: 1 }; };\n"), 0o644)
 	before := snapshot(t, c, inst)
 	stdout, stderr, code = adl("install")
 	if code != 0 {
@@ -183,15 +183,6 @@ func TestLinuxInstallOnSystemd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.Dir, inst)); !os.IsNotExist(err) {
 		t.Errorf("install dir left after purge: %v", err)
 	}
-}
-
-func writeIn(t *testing.T, c *testbed.Container, path, content string, mode os.FileMode) {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(f, []byte(content), mode); err != nil {
-		t.Fatal(err)
-	}
-	c.CopyIn(t, f, path, mode)
 }
 
 // snapshot returns the customer files' contents.

@@ -43,10 +43,10 @@ func newUpdateBed(t *testing.T, port int, rels ...testfeed.ReleaseSpec) *updateB
 	c.CopyIn(t, bin, "/usr/local/bin/adldapctl", 0o755)
 	inst := "/opt/auth0-adldap"
 	c.ExecOK(t, "mkdir", "-p", inst+"/certs", inst+"/lib", inst+"/ca")
-	writeIn(t, c, inst+"/config.json", fmt.Sprintf("{\n  \"PORT\": %d,\n  \"SSL_CA_PATH\": \"/opt/auth0-adldap/ca\"\n}\n", port), 0o600)
-	writeIn(t, c, inst+"/certs/cert.key", "-----BEGIN PRIVATE KEY-----\nfixture\n-----END PRIVATE KEY-----\n", 0o600)
-	writeIn(t, c, inst+"/lib/profileMapper.js", "module.exports = function (u) { return { customised: true, id: u && u.id }; };\n", 0o644)
-	writeIn(t, c, inst+"/ca/corp-root.pem", "-----BEGIN CERTIFICATE-----\nfixture\n-----END CERTIFICATE-----\n", 0o644)
+	c.WriteFile(t, inst+"/config.json", []byte(fmt.Sprintf("{\n  \"PORT\": %d,\n  \"SSL_CA_PATH\": \"/opt/auth0-adldap/ca\"\n}\n", port)), 0o600)
+	c.WriteFile(t, inst+"/certs/cert.key", []byte("-----BEGIN PRIVATE KEY-----\nfixture\n-----END PRIVATE KEY-----\n"), 0o600)
+	c.WriteFile(t, inst+"/lib/profileMapper.js", []byte("module.exports = function (u) { return { customised: true, id: u && u.id }; };\n"), 0o644)
+	c.WriteFile(t, inst+"/ca/corp-root.pem", []byte("-----BEGIN CERTIFICATE-----\nfixture\n-----END CERTIFICATE-----\n"), 0o644)
 	b := &updateBed{c: c, feed: feed, port: port}
 	if _, stderr, code := b.adl(t, "install", "--version", "6.4.1", "--ticket", ticket); code != 0 {
 		t.Fatalf("install: exit %d\n%s", code, stderr)

@@ -291,9 +291,7 @@ func TestNonRootGetsExit3(t *testing.T) {
 		t.Fatal("setpriv missing (util-linux)")
 	}
 	bin := filepath.Join(t.TempDir(), "adldapctl")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/adldapctl/adldapctl/cmd/adldapctl").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	buildTool(t, bin, "0.0.1")
 	os.Chmod(filepath.Dir(bin), 0o755)
 	for _, args := range [][]string{{"install", "--ticket", ticket}, {"uninstall"}, {"service", "restart"}} {
 		cmd := exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin}, args...)...)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,14 +37,10 @@ func (a *app) toolConfig() toolConfig {
 	if err != nil {
 		return c
 	}
-	if err := json.Unmarshal(connectorTrimBOM(b), &c); err != nil {
+	if err := json.Unmarshal(bytes.TrimPrefix(b, connector.BOM), &c); err != nil {
 		fmt.Fprintf(a.io.ErrOut, "adldapctl: warning: ignoring %s: %v\n", a.plat.Paths.ToolConfig, err)
 	}
 	return c
-}
-
-func connectorTrimBOM(b []byte) []byte {
-	return []byte(strings.TrimPrefix(string(b), string(connector.BOM)))
 }
 
 // feedURL is --feed, else the tool config's feed, else the GitHub default.
