@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/adldapctl/adldapctl/connector"
+	"github.com/adldapctl/adldapctl/platform"
 )
 
 // ErrDependencies wraps a failed npm install.
@@ -76,7 +77,12 @@ func (in *Installer) npmInstall(ctx context.Context, dir string, pj *packageJSON
 			"npm_config_proxy="+in.o.Proxy, "npm_config_https_proxy="+in.o.Proxy)
 	}
 	if len(in.o.CAFiles) > 0 {
-		cmd.Env = append(cmd.Env, "NODE_EXTRA_CA_CERTS="+in.o.CAFiles[0])
+		// Node takes one extra-CA file: give it all of them in one bundle.
+		bundle, err := caBundle(in.o.CAFiles, filepath.Join(in.p.Paths.StateDir, "npm-ca.pem"))
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrDependencies, err)
+		}
+		cmd.Env = append(cmd.Env, "NODE_EXTRA_CA_CERTS="+bundle)
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -131,4 +137,21 @@ func npmSummary(out string) (culprit string, lines []string) {
 		lines = all
 	}
 	return culprit, lines
+}
+
+// caBundle concatenates PEM files into one at dst (or returns the only one).
+func caBundle(files []string, dst string) (string, error) {
+	if len(files) == 1 {
+		return files[0], nil
+	}
+	var all bytes.Buffer
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("--ca-file: %w", err)
+		}
+		all.Write(bytes.TrimSpace(b))
+		all.WriteString("\n")
+	}
+	return dst, platform.WriteFileAtomic(dst, all.Bytes(), 0o644)
 }

@@ -1,6 +1,8 @@
 package installer
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,5 +37,26 @@ npm error notarget No matching version found for ldapjs@9.9.9.`,
 		if !strings.Contains(joined, c.reason) || strings.Contains(joined, "    at ") {
 			t.Errorf("reason lines %q lack %q or keep the stack", joined, c.reason)
 		}
+	}
+}
+
+func TestCABundleJoinsEveryFile(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.pem"), filepath.Join(dir, "b.pem")
+	os.WriteFile(a, []byte("-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n"), 0o644)
+	os.WriteFile(b, []byte("-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----"), 0o644)
+	if got, err := caBundle([]string{a}, filepath.Join(dir, "x.pem")); err != nil || got != a {
+		t.Fatalf("one file: %s %v", got, err)
+	}
+	got, err := caBundle([]string{a, b}, filepath.Join(dir, "bundle.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(got)
+	if !strings.Contains(string(data), "\nA\n") || !strings.Contains(string(data), "\nB\n") {
+		t.Errorf("bundle lacks a certificate:\n%s", data)
+	}
+	if _, err := caBundle([]string{a, filepath.Join(dir, "missing.pem")}, filepath.Join(dir, "y.pem")); err == nil {
+		t.Error("missing CA file accepted")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -157,7 +158,7 @@ func (a *app) setupReadOnly(ctx context.Context) error {
 	if a.plat.RequireElevation() != nil {
 		return nil
 	}
-	if _, err := os.Stat(a.plat.Paths.StateDir + string(os.PathSeparator) + installer.JournalFile); err != nil {
+	if _, err := os.Stat(filepath.Join(a.plat.Paths.StateDir, installer.JournalFile)); err != nil {
 		return nil
 	}
 	l, err := platform.Lock(a.plat.Paths.LockFile)

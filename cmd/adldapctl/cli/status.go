@@ -70,7 +70,7 @@ func (a *app) statusCmd() *cobra.Command {
 					s.LatestCheckedAt = lc.CheckedAt.Format("2006-01-02 15:04:05 MST")
 				}
 			}
-			if pj, err := os.ReadFile(p.Paths.InstallDir + "/package.json"); err == nil {
+			if pj, err := os.ReadFile(filepath.Join(p.Paths.InstallDir, "package.json")); err == nil {
 				s.PackageVersion = packageVersion(pj)
 			}
 			st, serr := p.Services().Status(platform.ServiceName)
