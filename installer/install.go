@@ -459,7 +459,7 @@ func (in *Installer) waitHealthy(ctx context.Context) (platform.ServiceState, er
 	ctx, cancel := context.WithTimeout(ctx, in.o.StartTimeout)
 	defer cancel()
 	in.logf("health gate: %s must stay up for %s", platform.ServiceName, in.o.Stable)
-	st, err := platform.WaitRunning(ctx, in.p.Services(), platform.ServiceName, in.o.Stable)
+	st, err := in.p.Services().WaitRunning(ctx, platform.ServiceName, in.o.Stable)
 	if err != nil {
 		return st, fmt.Errorf("%w; see %s", err, in.p.Paths.LogFile)
 	}

@@ -51,6 +51,10 @@ type ServiceManager interface {
 	Stop(name string) error
 	Restart(name string) error
 	Status(name string) (ServiceState, error)
+	// WaitRunning waits until name has been running without a restart for
+	// stable, failing at once on a crash or restart loop; it never waits
+	// past ctx.
+	WaitRunning(ctx context.Context, name string, stable time.Duration) (ServiceState, error)
 }
 
 // Services returns the service manager for p: the host's manager, or a
@@ -66,10 +70,11 @@ func (p *Platform) Services() ServiceManager {
 // does not stay up.
 var ErrServiceUnhealthy = errors.New("service is not healthy")
 
-// WaitRunning polls until the service has been running without a restart
-// for stable, or ctx ends. It fails at once when the service fails or
-// restarts (a restart loop). It returns the last state seen.
-func WaitRunning(ctx context.Context, m ServiceManager, name string, stable time.Duration) (ServiceState, error) {
+// PollRunning is WaitRunning for managers that only answer Status: it polls
+// until the service has been running without a restart for stable, or ctx
+// ends. It fails at once when the service fails or restarts (a restart
+// loop). It returns the last state seen.
+func PollRunning(ctx context.Context, m ServiceManager, name string, stable time.Duration) (ServiceState, error) {
 	var last ServiceState
 	var upSince time.Time
 	firstRestarts := -1

@@ -1,7 +1,9 @@
 package platform
 
 import (
+	"context"
 	"os"
+	"time"
 )
 
 // fileServices is the service manager under --root: it writes the unit and
@@ -43,6 +45,10 @@ func (f *fileServices) Uninstall(string) error {
 func (f *fileServices) Start(string) error   { return nil }
 func (f *fileServices) Stop(string) error    { return nil }
 func (f *fileServices) Restart(string) error { return nil }
+
+func (f *fileServices) WaitRunning(ctx context.Context, name string, stable time.Duration) (ServiceState, error) {
+	return f.Status(name)
+}
 
 func (f *fileServices) Status(string) (ServiceState, error) {
 	_, err := os.Stat(f.p.Paths.UnitFile)

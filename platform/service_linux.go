@@ -4,11 +4,13 @@ package platform
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kardianos/service"
 )
@@ -108,6 +110,10 @@ func (s *systemdServices) Start(name string) error   { return systemctl("start",
 func (s *systemdServices) Stop(name string) error    { return systemctl("stop", name+".service") }
 func (s *systemdServices) Restart(name string) error { return systemctl("restart", name+".service") }
 
+func (s *systemdServices) WaitRunning(ctx context.Context, name string, stable time.Duration) (ServiceState, error) {
+	return PollRunning(ctx, s, name, stable)
+}
+
 func (s *systemdServices) Status(name string) (ServiceState, error) {
 	out, err := exec.Command("systemctl", "show", name+".service",
 		"-p", "LoadState,ActiveState,SubState,MainPID,NRestarts,ActiveEnterTimestamp").Output()
@@ -186,6 +192,10 @@ func (g *genericServices) Stop(name string) error {
 func (g *genericServices) Restart(name string) error {
 	return g.do(name, func(s service.Service) error { return s.Restart() })
 }
+func (g *genericServices) WaitRunning(ctx context.Context, name string, stable time.Duration) (ServiceState, error) {
+	return PollRunning(ctx, g, name, stable)
+}
+
 func (g *genericServices) Status(name string) (ServiceState, error) {
 	s, err := g.svc(name, nil)
 	if err != nil {

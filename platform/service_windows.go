@@ -2,7 +2,11 @@
 
 package platform
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 func (p *Platform) hostServices() ServiceManager { return windowsServices{} }
 
@@ -19,5 +23,8 @@ func (windowsServices) Start(string) error                { return notYet("servi
 func (windowsServices) Stop(string) error                 { return notYet("service stop") }
 func (windowsServices) Restart(string) error              { return notYet("service restart") }
 func (windowsServices) Status(string) (ServiceState, error) {
+	return ServiceState{Active: "unknown"}, notYet("service status")
+}
+func (windowsServices) WaitRunning(context.Context, string, time.Duration) (ServiceState, error) {
 	return ServiceState{Active: "unknown"}, notYet("service status")
 }

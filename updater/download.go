@@ -50,11 +50,12 @@ type Result struct {
 	Path   string
 	SHA256 string // hex digest of what was downloaded
 	Size   int64
-	// Verified names the trust basis: "user-sha256" when the user's
-	// --sha256 matched (the feed's digest, if any, matched too), "digest"
-	// when the feed's digest matched, "none" when there was nothing to
-	// check against (HTTPS to the feed is then the only trust basis).
-	Verified string
+	// Verified names the trust basis: TrustUserSHA256 when the user's
+	// --sha256 matched (the feed's digest, if any, matched too), the
+	// artifact's Trust (digest or signature) when the feed's digest
+	// matched, TrustNone when there was nothing to check against (HTTPS to
+	// the feed is then the only trust basis).
+	Verified Trust
 }
 
 // Fetch downloads a into dir and verifies it. The bytes are streamed to
@@ -143,18 +144,21 @@ func (d *Downloader) Fetch(ctx context.Context, a Artifact, dir string, vo Verif
 		err = fmt.Errorf("%w: %s: size mismatch: the feed announces %d bytes, got %d", ErrVerification, a.Name, a.Size, n)
 	}
 	sum := hex.EncodeToString(dl.h.Sum(nil))
-	verified := "none"
+	verified := TrustNone
 	if err == nil && feedSum != "" {
 		if sum != feedSum {
 			err = fmt.Errorf("%w: %s: sha256 mismatch: the feed says %s, downloaded file is %s", ErrVerification, a.Name, feedSum, sum)
 		}
-		verified = "digest"
+		verified = a.Trust
+		if verified == "" {
+			verified = TrustDigest
+		}
 	}
 	if err == nil && userSum != "" {
 		if sum != userSum {
 			err = fmt.Errorf("%w: %s: sha256 does not match --sha256: expected %s, downloaded file is %s", ErrVerification, a.Name, userSum, sum)
 		}
-		verified = "user-sha256"
+		verified = TrustUserSHA256
 	}
 	if err == nil {
 		err = dl.commit(final)

@@ -241,7 +241,7 @@ func TestFetchUserSHA256(t *testing.T) {
 		name         string
 		feed, user   string
 		require      bool
-		wantVerified string
+		wantVerified Trust
 		wantErr      string // substring; "" for success
 		wantVerifErr bool
 	}{

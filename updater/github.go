@@ -48,7 +48,22 @@ type Artifact struct {
 	URL    string
 	Size   int64  // expected size in bytes; 0 when unknown
 	SHA256 string // hex digest from the feed; "" when the feed has none
+	// Trust names what vouches for SHA256 when it is set: TrustDigest for a
+	// digest the feed published over HTTPS, TrustSignature for one in a
+	// signed mirror's metadata. Empty means TrustDigest.
+	Trust Trust
 }
+
+// Trust is the basis on which a downloaded artifact was accepted.
+type Trust string
+
+// Trust bases, strongest last.
+const (
+	TrustNone       Trust = "none"        // nothing to check against: HTTPS to the feed vouches
+	TrustDigest     Trust = "digest"      // the feed's published sha256 matched
+	TrustSignature  Trust = "signature"   // a signed mirror's sha256 matched
+	TrustUserSHA256 Trust = "user-sha256" // the sha256 the user gave matched
+)
 
 // SourceArtifact returns the release's source tarball (what Linux installs
 // run npm ci on). GitHub publishes no digest for it.
@@ -127,16 +142,61 @@ func safeName(s string) string {
 	}, s)
 }
 
-// Source is a release feed.
+// Source is a release feed: GitHub releases, a signed mirror, or a file the
+// admin brought.
 type Source interface {
-	// Latest returns the newest release admitted by ch: drafts never,
-	// prereleases only on ChannelPrerelease.
-	Latest(ctx context.Context, ch Channel) (*Release, error)
+	// Location is where the feed is, for messages, credentials redacted.
+	Location() string
+	// Releases returns every non-draft release, newest version first.
+	Releases(ctx context.Context) ([]*Release, error)
 	// Release returns the release whose version equals v ("6.4.1",
 	// "v6.4.1" and "6.4.1.0" are the same); drafts are never returned.
 	Release(ctx context.Context, v string) (*Release, error)
-	// Releases returns every non-draft release, newest version first.
-	Releases(ctx context.Context) ([]*Release, error)
+	// Artifact returns what to download to install rel on goos ("linux":
+	// the source tarball; "windows": the MSI), with the digest the feed
+	// vouches for and on what basis.
+	Artifact(rel *Release, goos string) (Artifact, error)
+}
+
+// Latest returns the newest release of src admitted by ch: drafts never,
+// prereleases only on ChannelPrerelease.
+func Latest(ctx context.Context, src Source, ch Channel) (*Release, error) {
+	ch, err := ParseChannel(string(ch))
+	if err != nil {
+		return nil, err
+	}
+	rels, err := src.Releases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var best *Release
+	for _, r := range rels {
+		if ch.Admits(r.Prerelease, r.Draft) && (best == nil || r.Version.GreaterThan(best.Version)) {
+			best = r
+		}
+	}
+	if best == nil {
+		kind := "stable release"
+		if ch == ChannelPrerelease {
+			kind = "release"
+		}
+		return nil, fmt.Errorf("no %s found in feed %s: %w", kind, src.Location(), ErrReleaseNotFound)
+	}
+	return best, nil
+}
+
+// findRelease returns the release of rels whose version equals v.
+func findRelease(rels []*Release, v, where string) (*Release, error) {
+	want, err := ParseVersion(v)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rels {
+		if !r.Draft && r.Version.Equal(want) {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("release %s not found in feed %s: %w", v, where, ErrReleaseNotFound)
 }
 
 // GitHubFeed reads releases from the GitHub REST API (or anything with its
@@ -152,54 +212,28 @@ var _ Source = (*GitHubFeed)(nil)
 // maxPages bounds how many pages of /releases Release and Releases read.
 const maxPages = 20
 
-// Latest reads the first page of {BaseURL}/releases (100 releases, newest
-// first by creation date) and returns the highest version admitted by ch.
-// It deliberately does not trust /releases/latest, which GitHub picks by
-// date and which may be a backport of an older line.
-func (f *GitHubFeed) Latest(ctx context.Context, ch Channel) (*Release, error) {
-	ch, err := ParseChannel(string(ch))
-	if err != nil {
-		return nil, err
-	}
-	rels, err := f.list(ctx, 1)
-	if err != nil {
-		return nil, err
-	}
-	var best *Release
-	for _, r := range rels {
-		if !ch.Admits(r.Prerelease, r.Draft) {
-			continue
-		}
-		if best == nil || r.Version.GreaterThan(best.Version) {
-			best = r
-		}
-	}
-	if best == nil {
-		kind := "stable release"
-		if ch == ChannelPrerelease {
-			kind = "release"
-		}
-		return nil, fmt.Errorf("no %s found in feed %s: %w", kind, redact.URL(f.BaseURL), ErrReleaseNotFound)
-	}
-	return best, nil
-}
+// Location is the feed's URL without credentials.
+func (f *GitHubFeed) Location() string { return redact.URL(f.BaseURL) }
 
 // Release returns the non-draft release whose version equals v.
 func (f *GitHubFeed) Release(ctx context.Context, v string) (*Release, error) {
-	want, err := ParseVersion(v)
+	if _, err := ParseVersion(v); err != nil {
+		return nil, err
+	}
+	rels, err := f.Releases(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rels, err := f.list(ctx, maxPages)
-	if err != nil {
-		return nil, err
+	return findRelease(rels, v, f.Location())
+}
+
+// Artifact returns the source tarball on Linux (GitHub publishes no digest
+// for it) and the MSI asset, with its digest, on Windows.
+func (f *GitHubFeed) Artifact(rel *Release, goos string) (Artifact, error) {
+	if goos == "windows" {
+		return rel.MSIArtifact()
 	}
-	for _, r := range rels {
-		if !r.Draft && r.Version.Equal(want) {
-			return r, nil
-		}
-	}
-	return nil, fmt.Errorf("release %s not found in feed %s: %w", v, redact.URL(f.BaseURL), ErrReleaseNotFound)
+	return rel.SourceArtifact(), nil
 }
 
 // Releases returns every non-draft release, newest version first.

@@ -59,7 +59,7 @@ func TestGitHubFeedLatest(t *testing.T) {
 
 	// Stable: the draft v7.0.0, the prereleases and "nightly" are skipped;
 	// v5.9.9 is the newest by date but 6.4.1 is the highest version.
-	r, err := f.Latest(ctx, ChannelStable)
+	r, err := Latest(ctx, f, ChannelStable)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,13 +75,13 @@ func TestGitHubFeedLatest(t *testing.T) {
 	}
 
 	// "" means stable.
-	if r, err := f.Latest(ctx, ""); err != nil || r.Tag != "v6.4.1" {
+	if r, err := Latest(ctx, f, ""); err != nil || r.Tag != "v6.4.1" {
 		t.Errorf("Latest(\"\") = %v, %v; want v6.4.1", r, err)
 	}
 
 	// Prerelease channel: 6.6.0-beta.1 (not flagged on GitHub, but a
 	// semver prerelease) beats 6.5.0-rc.1; the draft 7.0.0 still never.
-	r, err = f.Latest(ctx, ChannelPrerelease)
+	r, err = Latest(ctx, f, ChannelPrerelease)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestGitHubFeedLatest(t *testing.T) {
 		t.Fatalf("Latest(prerelease) = %s (prerelease=%v), want v6.6.0-beta.1", r.Tag, r.Prerelease)
 	}
 
-	if _, err := f.Latest(ctx, Channel("nightly")); err == nil {
+	if _, err := Latest(ctx, f, Channel("nightly")); err == nil {
 		t.Error("Latest with an unknown channel: want error")
 	}
 }
@@ -101,18 +101,18 @@ func TestGitHubFeedLatestNoStable(t *testing.T) {
 		{"tag_name":"nightly"}
 	]`)
 	f := &GitHubFeed{BaseURL: srv.URL + testRepoPath}
-	_, err := f.Latest(context.Background(), ChannelStable)
+	_, err := Latest(context.Background(), f, ChannelStable)
 	if !errors.Is(err, ErrReleaseNotFound) || !strings.Contains(err.Error(), srv.URL) {
 		t.Fatalf("err = %v, want ErrReleaseNotFound naming the feed", err)
 	}
-	r, err := f.Latest(context.Background(), ChannelPrerelease)
+	r, err := Latest(context.Background(), f, ChannelPrerelease)
 	if err != nil || r.Tag != "v6.5.0-rc.1" {
 		t.Fatalf("Latest(prerelease) = %v, %v", r, err)
 	}
 	// An empty feed is "not found", never "up to date".
 	srv = jsonServer(t, http.StatusOK, `[]`)
 	f = &GitHubFeed{BaseURL: srv.URL + testRepoPath}
-	if _, err := f.Latest(context.Background(), ChannelPrerelease); !errors.Is(err, ErrReleaseNotFound) {
+	if _, err := Latest(context.Background(), f, ChannelPrerelease); !errors.Is(err, ErrReleaseNotFound) {
 		t.Fatalf("empty feed: err = %v", err)
 	}
 }
@@ -297,7 +297,7 @@ func TestGitHubFeedErrors(t *testing.T) {
 			base := tc.base(t)
 			f := &GitHubFeed{BaseURL: base}
 			for _, call := range []func() error{
-				func() error { _, err := f.Latest(context.Background(), ChannelStable); return err },
+				func() error { _, err := Latest(context.Background(), f, ChannelStable); return err },
 				func() error { _, err := f.Release(context.Background(), "6.4.1"); return err },
 				func() error { _, err := f.Releases(context.Background()); return err },
 			} {
@@ -329,7 +329,7 @@ func TestGitHubFeedRefusesBadBaseURL(t *testing.T) {
 		"",
 	} {
 		f := &GitHubFeed{BaseURL: base, Client: &http.Client{Transport: failTransport{t}}}
-		if _, err := f.Latest(context.Background(), ChannelStable); err == nil {
+		if _, err := Latest(context.Background(), f, ChannelStable); err == nil {
 			t.Errorf("BaseURL %q accepted", base)
 		}
 	}
@@ -352,7 +352,7 @@ func TestGitHubFeedContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	f := &GitHubFeed{BaseURL: srv.feedURL()}
-	if _, err := f.Latest(ctx, ChannelStable); !errors.Is(err, context.Canceled) {
+	if _, err := Latest(ctx, f, ChannelStable); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }

@@ -104,9 +104,27 @@ type MirrorFeed struct {
 
 var _ Source = (*MirrorFeed)(nil)
 
-// TrustBasis names what vouches for this feed's digests: a signature
-// checked against the trusted key (a GitHub feed's basis is HTTPS).
-func (f *MirrorFeed) TrustBasis() string { return "signature" }
+// Location is the mirror's URL or folder without credentials.
+func (f *MirrorFeed) Location() string { return f.where() }
+
+// Artifact returns rel's artifact for goos with its signed sha256 and size.
+func (f *MirrorFeed) Artifact(rel *Release, goos string) (Artifact, error) {
+	var a Artifact
+	var err error
+	if goos == "windows" {
+		a, err = rel.MSIArtifact()
+	} else {
+		a, err = rel.LinuxArtifact()
+	}
+	if err != nil {
+		return Artifact{}, err
+	}
+	if a.SHA256 == "" {
+		return Artifact{}, fmt.Errorf("%w: mirror %s lists %s without a sha256", ErrVerification, f.where(), a.Name)
+	}
+	a.Trust = TrustSignature
+	return a, nil
+}
 
 // IsMirrorFeed reports whether a --feed value names a signed mirror rather
 // than a GitHub releases API URL. It does not check that u is acceptable
@@ -164,44 +182,16 @@ func (f *MirrorFeed) Meta(ctx context.Context) (*MirrorMeta, error) {
 	return m, nil
 }
 
-// Latest returns the highest release admitted by ch.
-func (f *MirrorFeed) Latest(ctx context.Context, ch Channel) (*Release, error) {
-	ch, err := ParseChannel(string(ch))
-	if err != nil {
-		return nil, err
-	}
-	rels, err := f.Releases(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range rels { // newest first
-		if ch.Admits(r.Prerelease, r.Draft) {
-			return r, nil
-		}
-	}
-	kind := "stable release"
-	if ch == ChannelPrerelease {
-		kind = "release"
-	}
-	return nil, fmt.Errorf("no %s found in mirror %s: %w", kind, f.where(), ErrReleaseNotFound)
-}
-
 // Release returns the release whose version equals v.
 func (f *MirrorFeed) Release(ctx context.Context, v string) (*Release, error) {
-	want, err := ParseVersion(v)
-	if err != nil {
+	if _, err := ParseVersion(v); err != nil {
 		return nil, err
 	}
 	rels, err := f.Releases(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rels {
-		if r.Version.Equal(want) {
-			return r, nil
-		}
-	}
-	return nil, fmt.Errorf("release %s not found in mirror %s: %w", v, f.where(), ErrReleaseNotFound)
+	return findRelease(rels, v, f.where())
 }
 
 // Releases returns every release of the mirror, newest version first. Each

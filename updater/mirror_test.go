@@ -158,13 +158,12 @@ func TestMirrorFeedReadsReleases(t *testing.T) {
 			f := &MirrorFeed{Base: tc.base, Client: srv.Client(), PublicKey: pub, Now: mtClock}
 			ctx := context.Background()
 			var _ Source = f
-			if f.TrustBasis() != "signature" {
-				t.Errorf("TrustBasis = %q", f.TrustBasis())
-			}
-
-			r, err := f.Latest(ctx, ChannelStable)
+			r, err := Latest(ctx, f, ChannelStable)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if a, err := f.Artifact(r, "linux"); err != nil || a.Trust != TrustSignature || a.SHA256 == "" {
+				t.Errorf("Artifact(linux) = %+v, %v; want a signed digest", a, err)
 			}
 			if r.Version.String() != "6.5.0" || r.Tag != "v6.5.0" || r.Prerelease || r.Draft {
 				t.Fatalf("Latest(stable) = %s %+v, want 6.5.0", r.Version, r)
@@ -197,7 +196,7 @@ func TestMirrorFeedReadsReleases(t *testing.T) {
 				t.Errorf("MSIArtifact = %+v, %v", msi, err)
 			}
 
-			pre, err := f.Latest(ctx, ChannelPrerelease)
+			pre, err := Latest(ctx, f, ChannelPrerelease)
 			if err != nil || pre.Version.String() != "6.6.0-rc.1" || !pre.Prerelease {
 				t.Fatalf("Latest(prerelease) = %v, %v; want 6.6.0-rc.1", pre, err)
 			}
@@ -233,7 +232,7 @@ func TestMirrorFeedLoadsOnce(t *testing.T) {
 	f := &MirrorFeed{Base: srv.URL, Client: srv.Client(), PublicKey: pub, Now: mtClock}
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		if _, err := f.Latest(ctx, ""); err != nil {
+		if _, err := Latest(ctx, f, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.Release(ctx, "6.4.1"); err != nil {
@@ -313,7 +312,7 @@ func TestMirrorFeedRefusesUnverified(t *testing.T) {
 				}
 				counters := filepath.Join(t.TempDir(), "counters.json")
 				f.CounterFile = counters
-				_, err := f.Latest(ctx, "")
+				_, err := Latest(ctx, f, "")
 				if !errors.Is(err, ErrVerification) {
 					t.Fatalf("Latest = %v, want ErrVerification", err)
 				}
@@ -368,7 +367,7 @@ func TestMirrorFeedRefusesUnsafeEntries(t *testing.T) {
 		}}},
 	})
 	f := &MirrorFeed{Base: dir, PublicKey: pub, Now: mtClock}
-	r, err := f.Latest(context.Background(), "")
+	r, err := Latest(context.Background(), f, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +384,7 @@ func TestMirrorFeedCounter(t *testing.T) {
 	load := func(key minisign.PublicKey, dir string) error {
 		t.Helper()
 		f := &MirrorFeed{Base: dir, PublicKey: key, Now: mtClock, CounterFile: counters}
-		_, err := f.Latest(ctx, "")
+		_, err := Latest(ctx, f, "")
 		return err
 	}
 	stored := func() map[string]uint64 {
@@ -430,7 +429,7 @@ func TestMirrorFeedCounter(t *testing.T) {
 	}
 	// Without a counter file there is no memory across feeds.
 	f := &MirrorFeed{Base: mtMirror(t, priv, 2), PublicKey: pub, Now: mtClock}
-	if _, err := f.Latest(ctx, ""); err != nil {
+	if _, err := Latest(ctx, f, ""); err != nil {
 		t.Errorf("no counter file: %v", err)
 	}
 	// A corrupt counter file is an error, never a silent reset.
@@ -445,7 +444,7 @@ func TestMirrorFeedErrors(t *testing.T) {
 	ctx := context.Background()
 
 	f := &MirrorFeed{Base: mtMirror(t, priv, 0), Now: mtClock}
-	if _, err := f.Latest(ctx, ""); err == nil || !strings.Contains(err.Error(), "trusted key") {
+	if _, err := Latest(ctx, f, ""); err == nil || !strings.Contains(err.Error(), "trusted key") {
 		t.Errorf("no key: %v", err)
 	}
 
@@ -453,21 +452,21 @@ func TestMirrorFeedErrors(t *testing.T) {
 	srv, _ := mtServe(t, empty)
 	for _, base := range []string{empty, srv.URL} {
 		f := &MirrorFeed{Base: base, Client: srv.Client(), PublicKey: pub, Now: mtClock}
-		_, err := f.Latest(ctx, "")
+		_, err := Latest(ctx, f, "")
 		if err == nil || errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "check --feed") {
 			t.Errorf("%s: no releases.json: %v", base, err)
 		}
 	}
 
 	f = &MirrorFeed{Base: "http://mirror.example/adldap", PublicKey: pub}
-	if _, err := f.Latest(ctx, ""); err == nil || !strings.Contains(err.Error(), "refusing plain http") {
+	if _, err := Latest(ctx, f, ""); err == nil || !strings.Contains(err.Error(), "refusing plain http") {
 		t.Errorf("plain http: %v", err)
 	}
 
 	dir := t.TempDir()
 	mtSignMeta(t, dir, priv, map[string]any{"schema": 2, "counter": 1, "expires": mtNow.Add(time.Hour)})
 	f = &MirrorFeed{Base: dir, PublicKey: pub, Now: mtClock}
-	if _, err := f.Latest(ctx, ""); err == nil || !strings.Contains(err.Error(), "schema 2") {
+	if _, err := Latest(ctx, f, ""); err == nil || !strings.Contains(err.Error(), "schema 2") {
 		t.Errorf("schema 2: %v", err)
 	}
 }

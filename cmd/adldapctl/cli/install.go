@@ -82,7 +82,7 @@ func (a *app) fetch(ctx context.Context, f *fetchFlags, txn *installer.Txn) (*fe
 			return nil, err
 		}
 		return &fetched{art: installer.Artifact{Path: res.Path, Version: v.String(), Tag: "v" + v.String(),
-			Source: abs, SHA256: res.SHA256, Verified: res.Verified}}, nil
+			Source: abs, SHA256: res.SHA256, Verified: string(res.Verified)}}, nil
 	}
 	src, feedURL, err := a.sourceFor(f)
 	if err != nil {
@@ -98,7 +98,7 @@ func (a *app) fetch(ctx context.Context, f *fetchFlags, txn *installer.Txn) (*fe
 			return nil, usageError{cerr}
 		}
 		a.logf("looking up the latest %s release in %s", ch, redact.URL(feedURL))
-		rel, err = src.Latest(ctx, ch)
+		rel, err = updater.Latest(ctx, src, ch)
 	}
 	if err != nil {
 		return nil, withProxyHint(err, f.proxy)
@@ -121,7 +121,7 @@ func (a *app) fetch(ctx context.Context, f *fetchFlags, txn *installer.Txn) (*fe
 		a.logf("%s has no published digest (GitHub source tarballs have none): the feed's HTTPS is the trust basis; its sha256 %s is recorded. Pass --sha256 or --require-digest to insist on one", art.Name, res.SHA256)
 	}
 	return &fetched{release: rel, art: installer.Artifact{Path: res.Path, Version: rel.Version.String(), Tag: rel.Tag,
-		Source: art.URL, SHA256: res.SHA256, Verified: trustBasis(src, res.Verified)}}, nil
+		Source: art.URL, SHA256: res.SHA256, Verified: string(res.Verified)}}, nil
 }
 
 func withProxyHint(err error, proxy string) error {
@@ -283,15 +283,6 @@ func verifiedText(v string) string {
 	default:
 		return "no published digest; recorded"
 	}
-}
-
-// trustBasis names what vouched for a download: a signed mirror's digest
-// is as good as its signature.
-func trustBasis(src updater.Source, verified string) string {
-	if t, ok := src.(interface{ TrustBasis() string }); ok && verified == "digest" {
-		return t.TrustBasis()
-	}
-	return verified
 }
 
 // checkStagingSpace makes sure the install dir's file system has room for

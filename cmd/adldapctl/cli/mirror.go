@@ -89,10 +89,7 @@ func (a *app) mirrorFeed(feed string, client *http.Client) (*updater.MirrorFeed,
 // artifactOf returns what to download for rel on Linux: the mirror's
 // signed artifact, or GitHub's source tarball.
 func (a *app) artifactOf(rel *updater.Release, src updater.Source) (updater.Artifact, error) {
-	if _, ok := src.(*updater.MirrorFeed); ok {
-		return rel.LinuxArtifact()
-	}
-	return rel.SourceArtifact(), nil
+	return src.Artifact(rel, "linux")
 }
 
 func (a *app) mirrorCmd() *cobra.Command {

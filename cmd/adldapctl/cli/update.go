@@ -96,7 +96,7 @@ func (a *app) updateCheck(ctx context.Context, ff *fetchFlags, cur *connector.In
 		return err
 	}
 	ch, _ := updater.ParseChannel(ff.channel)
-	rel, err := src.Latest(ctx, ch)
+	rel, err := updater.Latest(ctx, src, ch)
 	if err != nil {
 		return withProxyHint(fmt.Errorf("check %s: %w", redact.URL(feedURL), err), ff.proxy)
 	}
@@ -166,7 +166,7 @@ func (a *app) update(ctx context.Context, ff *fetchFlags, cur *connector.Install
 	case ff.version != "":
 		rel, err = src.Release(ctx, ff.version)
 	default:
-		rel, err = src.Latest(ctx, ch)
+		rel, err = updater.Latest(ctx, src, ch)
 	}
 	if err != nil {
 		return abort(withProxyHint(fmt.Errorf("resolve from %s: %w", redact.URL(feedURL), err), ff.proxy))
@@ -221,7 +221,7 @@ func (a *app) update(ctx context.Context, ff *fetchFlags, cur *connector.Install
 	if err := a.checkStagingSpace(res.Path); err != nil {
 		return abort(err)
 	}
-	verified := trustBasis(src, res.Verified)
+	verified := string(res.Verified)
 	result, err := in.Apply(ctx, installer.Request{Op: installer.OpUpdate, Txn: txn, Artifact: installer.Artifact{
 		Path: res.Path, Version: rel.Version.String(), Tag: rel.Tag, Source: art.URL, SHA256: res.SHA256, Verified: verified}})
 	if err != nil {
