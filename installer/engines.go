@@ -1,14 +1,12 @@
 package installer
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/adldapctl/adldapctl/connector"
 	"github.com/hashicorp/go-version"
 )
 
@@ -406,34 +404,11 @@ func shortVersion(v *version.Version) string {
 }
 
 // ReadEnginesNode returns engines.node of the package.json at
-// packageJSONPath, or "" when it has none. A UTF-8 byte order mark is
-// tolerated.
+// packageJSONPath, or "" when it has none.
 func ReadEnginesNode(packageJSONPath string) (string, error) {
-	data, err := os.ReadFile(packageJSONPath)
+	pkg, err := connector.ReadPackage(packageJSONPath)
 	if err != nil {
 		return "", err
 	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	var pkg struct {
-		Engines json.RawMessage `json:"engines"`
-	}
-	if err := json.Unmarshal(data, &pkg); err != nil {
-		return "", fmt.Errorf("parse %s: %w", packageJSONPath, err)
-	}
-	if len(pkg.Engines) == 0 || string(pkg.Engines) == "null" {
-		return "", nil
-	}
-	var engines map[string]json.RawMessage
-	if err := json.Unmarshal(pkg.Engines, &engines); err != nil {
-		return "", fmt.Errorf("parse %s: \"engines\" is not an object", packageJSONPath)
-	}
-	raw, ok := engines["node"]
-	if !ok || string(raw) == "null" {
-		return "", nil
-	}
-	var node string
-	if err := json.Unmarshal(raw, &node); err != nil {
-		return "", fmt.Errorf("parse %s: \"engines.node\" is not a string", packageJSONPath)
-	}
-	return node, nil
+	return pkg.EnginesNode, nil
 }

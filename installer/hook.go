@@ -7,13 +7,15 @@ import (
 	"time"
 )
 
-// TestHookEnv names the environment variable tests use to stop a
-// transaction at a phase boundary: "PHASE:pause" sleeps there until killed,
-// "PHASE:exit" exits with status 99 as a crash would, "PHASE:fail" returns
-// an error from the phase.
+// TestHookEnv names the environment variable that test builds (built with
+// -tags testhooks) read to stop a transaction at a phase boundary:
+// "PHASE:pause" sleeps there until killed, "PHASE:exit" exits with status
+// 99 as a crash would, "PHASE:fail" returns an error from the phase. A
+// release build ignores it (see hook_release.go).
 const TestHookEnv = "ADLDAPCTL_TEST_HOOK"
 
-func testHook(phase string) error {
+// envHook is the hook test builds install: it acts on TestHookEnv.
+func envHook(phase string) error {
 	v := os.Getenv(TestHookEnv)
 	if v == "" {
 		return nil

@@ -3,11 +3,9 @@ package installer
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,41 +17,28 @@ import (
 // ErrDependencies wraps a failed npm install.
 var ErrDependencies = errors.New("installing the connector's dependencies failed")
 
-type packageJSON struct {
-	Dependencies map[string]string `json:"dependencies"`
-}
-
-func readPackageJSON(dir string) (*packageJSON, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
-	if err != nil {
-		return nil, fmt.Errorf("release has no package.json (is this a connector source tarball?): %w", err)
-	}
-	b = bytes.TrimPrefix(b, connector.BOM)
-	var pj packageJSON
-	if err := json.Unmarshal(b, &pj); err != nil {
-		return nil, fmt.Errorf("release package.json: %w", err)
-	}
-	return &pj, nil
-}
+// ErrNoNode is wrapped when node cannot be found or run.
+var ErrNoNode = errors.New("node not found")
 
 // nodeVersion runs `node --version`.
-func nodeVersion(ctx context.Context, node string) (string, error) {
+func (in *Installer) nodeVersion(ctx context.Context) (string, error) {
+	node := in.p.NodePath
 	if node == "" {
-		return "", errors.New("node not found on PATH: install Node.js (the version the release's engines.node asks for) and run again")
+		return "", fmt.Errorf("%w on PATH: install Node.js (the version the release's engines.node asks for) and run again; under sudo, PATH is trimmed: pass the full path of node", ErrNoNode)
 	}
-	out, err := exec.CommandContext(ctx, node, "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("%s --version: %w", node, err)
+	var out bytes.Buffer
+	if err := in.run.Run(ctx, &Command{Path: node, Args: []string{"--version"}, Stdout: &out}); err != nil {
+		return "", fmt.Errorf("%w: %s --version: %v", ErrNoNode, node, err)
 	}
-	return strings.TrimSpace(string(out)), nil
+	return strings.TrimSpace(out.String()), nil
 }
 
 // npmInstall installs production dependencies in dir: `npm ci --omit=dev`
 // with a lockfile, `npm install --omit=dev` without, with the proxy and CA
 // settings the connector uses. Output goes to logPath; an error quotes its
 // tail with secrets scrubbed.
-func (in *Installer) npmInstall(ctx context.Context, dir string, pj *packageJSON, logPath string) error {
-	npm, err := exec.LookPath("npm")
+func (in *Installer) npmInstall(ctx context.Context, dir string, pj *connector.Package, logPath string) error {
+	npm, err := in.run.LookPath("npm")
 	if err != nil {
 		if len(pj.Dependencies) == 0 {
 			in.logf("npm not found; release has no dependencies, skipping")
@@ -69,8 +54,7 @@ func (in *Installer) npmInstall(ctx context.Context, dir string, pj *packageJSON
 	}
 	args := []string{verb, "--omit=dev", "--no-audit", "--no-fund", "--loglevel=warn"}
 	in.logf("running npm %s", strings.Join(args, " "))
-	cmd := exec.CommandContext(ctx, npm, args...)
-	cmd.Dir = dir
+	cmd := &Command{Path: npm, Args: args, Dir: dir}
 	cmd.Env = append(os.Environ(), "NODE_ENV=production", "npm_config_update_notifier=false")
 	if in.o.Proxy != "" {
 		cmd.Env = append(cmd.Env, "HTTP_PROXY="+in.o.Proxy, "HTTPS_PROXY="+in.o.Proxy,
@@ -86,10 +70,11 @@ func (in *Installer) npmInstall(ctx context.Context, dir string, pj *packageJSON
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	runErr := cmd.Run()
-	os.MkdirAll(filepath.Dir(logPath), 0o755)
+	runErr := in.run.Run(ctx, cmd)
 	scrub := connector.NewScrubber(nil, in.o.Proxy)
-	os.WriteFile(logPath, []byte(scrub.Scrub(out.String())), 0o600)
+	if err := writeOwnFile(logPath, []byte(scrub.Scrub(out.String()))); err != nil {
+		return fmt.Errorf("%w: write %s: %v", ErrDependencies, logPath, err)
+	}
 	if runErr != nil {
 		culprit, lines := npmSummary(scrub.Scrub(out.String()))
 		what := ""
@@ -154,4 +139,18 @@ func caBundle(files []string, dst string) (string, error) {
 		all.WriteString("\n")
 	}
 	return dst, platform.WriteFileAtomic(dst, all.Bytes(), 0o644)
+}
+
+// writeOwnFile replaces a file in adldapctl's state folder (mode 0600),
+// never writing through a link planted there.
+func writeOwnFile(path string, data []byte) error {
+	if err := platform.EnsureOwnDir(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := platform.OpenOwnFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	return errors.Join(werr, f.Chmod(0o600), f.Close())
 }

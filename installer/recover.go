@@ -2,92 +2,103 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/adldapctl/adldapctl/platform"
 )
 
+// Pending reports whether an interrupted transaction is left for Recover.
+func Pending(p *platform.Platform) bool {
+	_, err := os.Lstat(journalPath(p))
+	return err == nil
+}
+
 // Recover finishes or undoes a transaction that a crash or kill left in the
 // journal, so the install is consistent and running before any command
 // does its own work. It returns a one-line description of what it did, or
-// "" when there was nothing to do.
+// "" when there was nothing to do. A journal adldapctl did not write is
+// refused (ErrForeignJournal) and nothing is changed.
 func (in *Installer) Recover(ctx context.Context) (string, error) {
-	j, err := readJournal(in.p)
+	cur, err := in.Installed()
+	if err != nil {
+		return "", err
+	}
+	j, err := readJournal(in.p, cur)
 	if err != nil || j == nil {
 		return "", err
 	}
-	if j.ToVersion == "" {
-		j.ToVersion = "a release not yet resolved"
+	to := j.ToVersion
+	if to == "" {
+		to = "a release not yet resolved"
 	}
-	svc := in.p.Services()
+	var errs []error
 	start := func() {
-		if !in.p.Sandboxed() && exists(filepath.Join(in.p.Paths.InstallDir, "server.js")) {
-			if _, err := os.Stat(in.p.Paths.UnitFile); err == nil {
-				svc.Start(platform.ServiceName)
-			}
+		if in.fileOnly || !in.step.Live() {
+			return
 		}
+		if err := in.svc.Start(platform.ServiceName); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s: %v; see %s", ErrServiceRestart, platform.ServiceName, err, in.p.Paths.LogFile))
+		}
+	}
+	done := func(msg string) (string, error) {
+		if err := j.clear(); err != nil {
+			errs = append(errs, err)
+		}
+		return msg, errors.Join(errs...)
 	}
 	switch j.Phase {
 	case PhaseResolve, PhaseDownload, PhaseVerify, PhaseStage:
-		if j.Op == OpRollback {
-			in.unstagePrevious()
-		}
-		os.RemoveAll(in.staging())
-		if err := j.clear(); err != nil {
+		if err := in.step.Unstage(j); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("an interrupted %s to %s (at %s) was cleaned up; nothing had been changed", j.Op, j.ToVersion, j.Phase), nil
+		return done(fmt.Sprintf("an interrupted %s to %s (at %s) was cleaned up; nothing had been changed", j.Op, to, j.Phase))
 	case PhaseStop:
-		if j.Op == OpRollback {
-			in.unstagePrevious()
+		if err := in.step.Unstage(j); err != nil {
+			return "", err
 		}
-		os.RemoveAll(in.staging())
 		if j.ServiceWasUp {
 			start()
 		}
-		if err := j.clear(); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("an interrupted %s to %s (at %s) was undone; service restarted", j.Op, j.ToVersion, j.Phase), nil
+		return done(fmt.Sprintf("an interrupted %s to %s (at %s) was undone; service restarted", j.Op, to, j.Phase))
 	case PhaseCommit:
-		if err := in.commit(j); err != nil {
+		if err := in.step.Commit(j); err != nil {
 			return "", fmt.Errorf("finish interrupted %s: %w", j.Op, err)
 		}
 		start()
-		return fmt.Sprintf("an interrupted %s to %s was completed", j.Op, j.ToVersion), nil
-	default: // switch, start, health, rollback
-		if j.Fresh {
-			// Nothing to return to: finish the install when the new tree made
-			// it into place, otherwise clean up as if it never started.
-			in.restorePreInstall()
-			if exists(filepath.Join(in.p.Paths.InstallDir, "server.js")) {
-				if _, err := in.registerService(); err != nil {
-					return "", err
-				}
-				start()
-				if err := in.commit(j); err != nil {
-					return "", err
-				}
-				return fmt.Sprintf("an interrupted install of %s was completed", j.ToVersion), nil
-			}
-			os.RemoveAll(in.staging())
-			if err := j.clear(); err != nil {
+		return fmt.Sprintf("an interrupted %s to %s was completed", j.Op, to), errors.Join(errs...)
+	}
+	// switch, start, health, rollback
+	if j.Fresh {
+		// Nothing to return to: finish the install when the new tree made
+		// it into place, otherwise clean up as if it never started.
+		in.step.RestorePreInstall()
+		if in.step.Live() {
+			if _, err := in.step.Register(ctx); err != nil {
 				return "", err
 			}
-			return fmt.Sprintf("an interrupted install of %s was cleaned up; nothing is installed", j.ToVersion), nil
+			start()
+			if err := in.step.Commit(j); err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("an interrupted install of %s was completed", to), errors.Join(errs...)
 		}
-		if err := in.restoreOld(j); err != nil {
-			return "", fmt.Errorf("undo interrupted %s: %w", j.Op, err)
-		}
-		if _, err := in.registerService(); err != nil {
+		if err := os.RemoveAll(in.staging()); err != nil {
 			return "", err
 		}
-		start() // after a switch the install is always left running
-		if err := j.clear(); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("an interrupted %s to %s (at %s) was rolled back; %s is installed and started", j.Op, j.ToVersion, j.Phase, j.FromVersion), nil
+		return done(fmt.Sprintf("an interrupted install of %s was cleaned up; nothing is installed", to))
 	}
+	if err := in.step.Restore(j); err != nil {
+		return "", fmt.Errorf("undo interrupted %s: %w", j.Op, err)
+	}
+	if _, err := in.step.Register(ctx); err != nil {
+		return "", err
+	}
+	start() // after a switch the install is always left running
+	from := j.FromVersion
+	if from == "" {
+		from = "the previous tree"
+	}
+	return done(fmt.Sprintf("an interrupted %s to %s (at %s) was rolled back; %s is installed and started", j.Op, to, j.Phase, from))
 }

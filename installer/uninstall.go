@@ -22,10 +22,10 @@ type UninstallResult struct {
 func (in *Installer) Uninstall(purge bool) (*UninstallResult, error) {
 	p := in.p
 	res := &UninstallResult{}
-	if p.OS == "windows" {
-		return nil, fmt.Errorf("uninstall on Windows: %w", platform.ErrNotSupported)
+	if err := in.supported(); err != nil {
+		return nil, err
 	}
-	svc := p.Services()
+	svc := in.svc
 	hadUnit := exists(p.Paths.UnitFile)
 	if err := svc.Uninstall(platform.ServiceName); err != nil {
 		return nil, fmt.Errorf("remove service: %w", err)

@@ -209,6 +209,17 @@ func (s *Server) Requests(path string) int {
 	return s.requests[pathOf(path)]
 }
 
+// TotalRequests counts every request received, whatever its path.
+func (s *Server) TotalRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.requests {
+		n += c
+	}
+	return n
+}
+
 // RangeRequests counts the requests for path that carried a Range header.
 func (s *Server) RangeRequests(path string) int {
 	s.mu.Lock()

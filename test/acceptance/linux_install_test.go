@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -27,11 +26,7 @@ const ticket = "https://tenant.example.auth0.com/p/ad/ACCEPTANCETICKET77"
 func buildLinux(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "adldapctl")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/adldapctl/adldapctl/cmd/adldapctl")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	testbed.BuildTool(t, bin, testbed.BuildOptions{GOOS: "linux", GOARCH: runtime.GOARCH, TestHooks: true})
 	return bin
 }
 

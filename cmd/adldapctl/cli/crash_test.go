@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/adldapctl/adldapctl/installer"
+	"github.com/adldapctl/adldapctl/internal/testbed"
 	"github.com/adldapctl/adldapctl/internal/testfeed"
 )
 
@@ -56,8 +57,8 @@ func TestCrashAtEveryPhaseUnderRoot(t *testing.T) {
 				if code != 0 || !strings.Contains(out, "recovered") {
 					t.Fatalf("recovery: exit %d\n%s", code, out)
 				}
-				if _, err := os.Stat(filepath.Join(root, "var/lib/adldapctl/journal.json")); !os.IsNotExist(err) {
-					t.Error("journal left")
+				if _, err := os.Stat(filepath.Join(root, "var/lib/adldapctl", installer.JournalFile)); !os.IsNotExist(err) {
+					t.Error("transaction record left")
 				}
 				if b, _ := os.ReadFile(filepath.Join(inst, "config.json")); !bytes.Equal(b, config) {
 					t.Errorf("config.json after recovery: %q", b)
@@ -86,7 +87,7 @@ func TestCrashAtEveryPhaseUnderRoot(t *testing.T) {
 }
 
 // TestInterruptExits130AndChangesNothing sends SIGINT during a slow
-// download: exit 130, nothing installed, no journal left behind.
+// download: exit 130, nothing installed, no transaction record left behind.
 func TestInterruptExits130AndChangesNothing(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "adldapctl")
 	buildTool(t, bin, "0.0.1")
@@ -111,7 +112,38 @@ func TestInterruptExits130AndChangesNothing(t *testing.T) {
 		t.Fatalf("after SIGINT: %v, want exit 130\n%s", err, out.String())
 	}
 	assertNothingInstalled(t, root)
-	if _, err := os.Stat(filepath.Join(root, "var/lib/adldapctl/journal.json")); !os.IsNotExist(err) {
-		t.Error("journal left after an interrupted install")
+	if _, err := os.Stat(filepath.Join(root, "var/lib/adldapctl", installer.JournalFile)); !os.IsNotExist(err) {
+		t.Error("transaction record left after an interrupted install")
+	}
+}
+
+// TestReleaseBuildIgnoresTestHook: a release build (no testhooks tag) does
+// not act on ADLDAPCTL_TEST_HOOK; the test build does.
+func TestReleaseBuildIgnoresTestHook(t *testing.T) {
+	requireNode(t)
+	dir := t.TempDir()
+	release, test := filepath.Join(dir, "adldapctl-release"), filepath.Join(dir, "adldapctl-test")
+	testbed.BuildTool(t, release, testbed.BuildOptions{})
+	testbed.BuildTool(t, test, testbed.BuildOptions{TestHooks: true})
+	tarball, err := testfeed.SourceTarball("6.4.1", testfeed.SampleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := filepath.Join(dir, "ad-ldap-connector-v6.4.1.tar.gz")
+	os.WriteFile(art, tarball, 0o644)
+	for _, tc := range []struct {
+		bin  string
+		code int
+	}{{release, 0}, {test, 99}} {
+		cmd := exec.Command(tc.bin, "--root", t.TempDir(), "install", "--from", art)
+		cmd.Env = append(os.Environ(), installer.TestHookEnv+"=resolve:exit")
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != tc.code {
+			t.Errorf("%s with %s=resolve:exit: exit %d, want %d\n%s", filepath.Base(tc.bin), installer.TestHookEnv, code, tc.code, out)
+		}
 	}
 }

@@ -35,6 +35,33 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.msg }
 
+// errorKind names an exit code's kind in the JSON error object.
+func errorKind(code int) string {
+	switch code {
+	case ExitUsage:
+		return "usage"
+	case ExitNeedsElevation:
+		return "elevation"
+	case ExitVerification:
+		return "verification"
+	case ExitInterrupted:
+		return "interrupted"
+	default:
+		return "failed"
+	}
+}
+
+// jsonError is what a failing command prints on stdout under --json.
+type jsonError struct {
+	Error jsonErrorBody `json:"error"`
+}
+
+type jsonErrorBody struct {
+	Code    int    `json:"code"`
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
 // exitCode maps an error to the process exit status.
 func exitCode(err error) int {
 	var ue usageError

@@ -1,26 +1,22 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
-	"strings"
 	"time"
 
-	"github.com/hashicorp/go-version"
 	"github.com/spf13/cobra"
 
 	"github.com/adldapctl/adldapctl/installer"
 	"github.com/adldapctl/adldapctl/internal/redact"
-	"github.com/adldapctl/adldapctl/platform"
 	"github.com/adldapctl/adldapctl/updater"
 )
 
-type fetchFlags struct {
+// fetchOptions are the flags that say where a release comes from and how
+// it is fetched and verified.
+type fetchOptions struct {
 	version       string
 	from          string
 	sha256        string
@@ -30,7 +26,7 @@ type fetchFlags struct {
 	channel       string
 }
 
-func (f *fetchFlags) register(cmd *cobra.Command) {
+func (f *fetchOptions) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.version, "version", "", "install this connector `VERSION` (default: the latest stable release)")
 	fl.StringVar(&f.from, "from", "", "install from a downloaded source tarball `FILE` (offline)")
@@ -40,151 +36,109 @@ func (f *fetchFlags) register(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.caFiles, "ca-file", nil, "extra trusted CA certificate `FILE` for downloads and npm (repeatable)")
 }
 
-// fetched is a verified artifact with what it is.
-type fetched struct {
-	art     installer.Artifact
-	release *updater.Release
-}
+var sha256Re = regexp.MustCompile(`^(?i:sha256:)?[0-9a-fA-F]{64}$`)
 
-var tarballVersionRe = regexp.MustCompile(`v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\.(?:tar\.gz|tgz)$`)
-
-// fetch resolves and downloads the artifact to install, verified.
-func (a *app) fetch(ctx context.Context, f *fetchFlags, txn *installer.Txn) (*fetched, error) {
-	dl, err := a.downloader(f)
-	if err != nil {
-		return nil, err
+// validate checks the flags before any network request or write: a bad
+// value is a usage error (exit 2).
+func (f *fetchOptions) validate() error {
+	if f.sha256 != "" && !sha256Re.MatchString(f.sha256) {
+		return usageError{fmt.Errorf("--sha256 %q is not a SHA-256 digest: give its 64 hex digits (as sha256sum prints them)", f.sha256)}
 	}
-	vo := updater.VerifyOptions{SHA256: f.sha256, RequireDigest: f.requireDigest}
-	enter := func(phase string) error {
-		if txn == nil {
-			return nil
-		}
-		return txn.Enter(phase)
-	}
-	cache := a.plat.Paths.CacheDir
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return nil, err
-	}
-	if f.from != "" {
-		v, abs, err := fromFile(f)
-		if err != nil {
-			return nil, err
-		}
-		name := "ad-ldap-connector-v" + v.String() + ".tar.gz"
-		if err := enter(installer.PhaseDownload); err != nil {
-			return nil, err
-		}
-		res, err := dl.Fetch(ctx, updater.Artifact{Name: name, URL: abs}, cache, vo)
-		if err != nil {
-			return nil, err
-		}
-		if err := enter(installer.PhaseVerify); err != nil {
-			return nil, err
-		}
-		return &fetched{art: installer.Artifact{Path: res.Path, Version: v.String(), Tag: "v" + v.String(),
-			Source: abs, SHA256: res.SHA256, Verified: string(res.Verified)}}, nil
-	}
-	src, feedURL, err := a.sourceFor(f)
-	if err != nil {
-		return nil, err
-	}
-	var rel *updater.Release
 	if f.version != "" {
-		a.logf("looking up %s in %s", f.version, redact.URL(feedURL))
-		rel, err = src.Release(ctx, f.version)
-	} else {
-		ch, cerr := updater.ParseChannel(orDefault(f.channel, "stable"))
-		if cerr != nil {
-			return nil, usageError{cerr}
-		}
-		a.logf("looking up the latest %s release in %s", ch, redact.URL(feedURL))
-		rel, err = updater.Latest(ctx, src, ch)
-	}
-	if err != nil {
-		return nil, withProxyHint(err, f.proxy)
-	}
-	art, err := a.artifactOf(rel, src)
-	if err != nil {
-		return nil, err
-	}
-	if err := enter(installer.PhaseDownload); err != nil {
-		return nil, err
-	}
-	res, err := dl.Fetch(ctx, art, cache, vo)
-	if err != nil {
-		return nil, withProxyHint(err, f.proxy)
-	}
-	if err := enter(installer.PhaseVerify); err != nil {
-		return nil, err
-	}
-	if res.Verified == "none" {
-		a.logf("%s has no published digest (GitHub source tarballs have none): the feed's HTTPS is the trust basis; its sha256 %s is recorded. Pass --sha256 or --require-digest to insist on one", art.Name, res.SHA256)
-	}
-	return &fetched{release: rel, art: installer.Artifact{Path: res.Path, Version: rel.Version.String(), Tag: rel.Tag,
-		Source: art.URL, SHA256: res.SHA256, Verified: string(res.Verified)}}, nil
-}
-
-func withProxyHint(err error, proxy string) error {
-	if proxy == "" {
-		if p := os.Getenv("HTTPS_PROXY"); p != "" {
-			proxy = p
+		if _, err := updater.ParseVersion(f.version); err != nil {
+			return usageError{fmt.Errorf("--version: %w", err)}
 		}
 	}
-	if proxy != "" && !strings.Contains(err.Error(), "proxy") {
-		return fmt.Errorf("%w (proxy in use: %s)", err, redact.URL(proxy))
+	if f.channel != "" {
+		if _, err := updater.ParseChannel(f.channel); err != nil {
+			return usageError{err}
+		}
 	}
-	return err
+	if _, err := updater.NewHTTPClient(updater.ClientOptions{ProxyURL: f.proxy, CAFiles: f.caFiles}); err != nil {
+		return usageError{err}
+	}
+	return nil
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
+// source returns where the release comes from: the --from file, --feed,
+// the tool config's feed or the default GitHub feed.
+func (a *app) source(f *fetchOptions) (updater.Source, error) {
+	if f.from != "" {
+		src, err := updater.NewFileSource(f.from, f.version)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--from: %w", err)}
+		}
+		f.version = src.Version.String()
+		return src, nil
 	}
-	return s
-}
-
-func (a *app) httpClient(f *fetchFlags) (*http.Client, error) {
-	c, err := updater.NewHTTPClient(updater.ClientOptions{ProxyURL: f.proxy, CAFiles: f.caFiles})
+	client, err := updater.NewHTTPClient(updater.ClientOptions{ProxyURL: f.proxy, CAFiles: f.caFiles})
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return c, nil
+	feed := a.feedURL()
+	if err := updater.CheckFeedURL(feed); err != nil {
+		return nil, usageError{err}
+	}
+	if !updater.IsGitHubFeedURL(feed) {
+		return a.mirrorFeed(feed, client)
+	}
+	return &updater.GitHubFeed{BaseURL: feed, Client: client, UserAgent: "adldapctl/" + Version}, nil
 }
 
-func (a *app) downloader(f *fetchFlags) (*updater.Downloader, error) {
-	client, err := a.httpClient(f)
+// engine returns the transaction engine for this command's options.
+func (a *app) engine(f *fetchOptions, grace time.Duration) (*installer.Installer, error) {
+	client, err := updater.NewHTTPClient(updater.ClientOptions{ProxyURL: f.proxy, CAFiles: f.caFiles})
 	if err != nil {
-		return nil, err
+		return nil, usageError{err}
 	}
 	dl := &updater.Downloader{Client: client, Progress: a.io.ErrOut, TTY: a.io.ErrTTY && !a.json, Logf: a.logf}
 	if a.json && !a.verbose {
 		dl.Progress = nil
 	}
-	return dl, nil
+	return installer.New(installer.Options{Platform: a.plat, Logf: a.logf, Fetcher: dl,
+		Proxy: f.proxy, CAFiles: f.caFiles, Stable: grace}), nil
 }
 
-// sourceFor returns the feed to read releases from: --feed or the default
-// GitHub feed.
-func (a *app) sourceFor(f *fetchFlags) (updater.Source, string, error) {
-	client, err := a.httpClient(f)
+// runPlan runs plan on the engine and adds what the user should know about
+// a proxy to a failure.
+func (a *app) runPlan(cmd *cobra.Command, f *fetchOptions, grace time.Duration, plan installer.Plan) (*installer.Result, error) {
+	in, err := a.engine(f, grace)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	feed := a.feedURL()
-	if !updater.IsGitHubFeedURL(feed) {
-		return a.mirrorSource(feed, client)
+	plan.Verify = updater.VerifyOptions{SHA256: f.sha256, RequireDigest: f.requireDigest}
+	res, err := in.Run(cmd.Context(), plan)
+	if err != nil {
+		return res, withProxyHint(err, f.proxy)
 	}
-	if err := updater.CheckFeedURL(feed); err != nil {
-		return nil, feed, usageError{err}
+	return res, nil
+}
+
+// withProxyHint names the proxy in use on a failure that did not come from
+// the proxy itself (whose errors already name it).
+func withProxyHint(err error, proxy string) error {
+	if proxy == "" {
+		proxy = os.Getenv("HTTPS_PROXY")
 	}
-	return &updater.GitHubFeed{BaseURL: feed, Client: client, UserAgent: "adldapctl/" + Version}, feed, nil
+	if proxy == "" || updater.IsProxyRefusal(err) || errors.Is(err, installer.ErrDependencies) {
+		return err
+	}
+	var nerr interface{ Timeout() bool }
+	if !errors.As(err, &nerr) && !errors.Is(err, updater.ErrReleaseNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w (proxy in use: %s)", err, redact.URL(proxy))
+}
+
+type installOptions struct {
+	fetch   fetchOptions
+	ticket  string
+	noStart bool
+	grace   time.Duration
 }
 
 func (a *app) installCmd() *cobra.Command {
-	var ff fetchFlags
-	var ticket string
-	var noStart bool
-	var grace time.Duration
+	opts := &installOptions{}
 	cmd := &cobra.Command{
 		Use:   "install",
 		Short: "Install the connector, or repair an existing install",
@@ -194,60 +148,62 @@ keeps every customer file (config.json, certs/, lib/profileMapper.js, the
 SSL_CA_PATH folder) byte for byte, registers the service and starts it.
 Running it again repairs the install.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if err := a.setup(ctx, true); err != nil {
-				return err
-			}
-			if ticket != "" && !strings.HasPrefix(ticket, "https://") {
-				return usageError{fmt.Errorf("--ticket must be the https:// provisioning ticket URL from the Auth0 dashboard")}
-			}
-			if err := a.requireInstallSupport(); err != nil {
-				return err
-			}
-			in := a.healthInstaller(&ff, grace)
-			// install on an installed server repairs the installed version;
-			// moving to a newer one is update's job.
-			if cur, err := in.Installed(); err == nil && cur != nil && ff.version == "" && ff.from == "" {
-				ff.version = cur.Version
-				a.logf("repairing the installed version %s (use adldapctl update for a newer one)", cur.Version)
-			}
-			txn, err := in.Begin(installer.OpInstall)
-			if err != nil {
-				return err
-			}
-			f, err := a.fetch(ctx, &ff, txn)
-			if err == nil {
-				err = a.checkStagingSpace(f.art.Path)
-			}
-			if err != nil {
-				txn.Abort()
-				return err
-			}
-			res, err := in.Apply(ctx, installer.Request{Op: installer.OpInstall, Txn: txn, Artifact: f.art, Ticket: ticket, NoStart: noStart})
-			if err != nil {
-				return err
-			}
-			return a.printInstallResult(res)
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return a.installRun(cmd, opts) },
 	}
-	ff.register(cmd)
-	cmd.Flags().StringVar(&ticket, "ticket", "", "provisioning ticket `URL` from the Auth0 dashboard (written to config.json, never printed)")
-	cmd.Flags().BoolVar(&noStart, "no-start", false, "register the service but do not start it")
-	cmd.Flags().DurationVar(&grace, "health-grace", 5*time.Second, "how long the service must stay up after starting")
+	opts.fetch.register(cmd)
+	cmd.Flags().StringVar(&opts.ticket, "ticket", "", "provisioning ticket `URL` from the Auth0 dashboard (written to config.json, never printed)")
+	cmd.Flags().BoolVar(&opts.noStart, "no-start", false, "register the service but do not start it")
+	cmd.Flags().DurationVar(&opts.grace, "health-grace", 5*time.Second, "how long the service must stay up after starting")
 	return cmd
 }
 
-func (a *app) printInstallResult(res *installer.Result) error {
+func (a *app) installRun(cmd *cobra.Command, opts *installOptions) error {
+	if err := opts.fetch.validate(); err != nil {
+		return err
+	}
+	if err := validateTicket(opts.ticket); err != nil {
+		return err
+	}
+	if err := a.setup(cmd.Context(), true); err != nil {
+		return err
+	}
+	src, err := a.source(&opts.fetch)
+	if err != nil {
+		return err
+	}
+	res, err := a.runPlan(cmd, &opts.fetch, opts.grace, installer.Plan{Op: installer.OpInstall, Source: src,
+		Version: opts.fetch.version, Ticket: opts.ticket, NoStart: opts.noStart})
+	if err != nil {
+		return err
+	}
+	return a.printResult(res)
+}
+
+var ticketRe = regexp.MustCompile(`^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/p/ad/[A-Za-z0-9_-]+$`)
+
+// validateTicket checks a provisioning ticket URL: https://HOST/p/ad/TICKET.
+func validateTicket(t string) error {
+	if t == "" || ticketRe.MatchString(t) {
+		return nil
+	}
+	return usageError{errors.New("--ticket must be the provisioning ticket URL from the Auth0 dashboard, https://TENANT-HOST/p/ad/TICKET (copy it whole, with nothing after it)")}
+}
+
+// printResult renders what a transaction did.
+func (a *app) printResult(res *installer.Result) error {
 	if a.json {
 		return a.writeJSON(res)
 	}
 	verb := "installed"
 	switch {
-	case res.Op == "update":
-		verb = "updated to"
+	case res.Op == "rollback":
+		verb = "rolled back to"
 	case res.Repair:
 		verb = "repaired"
+	case res.Downgrade:
+		verb = "downgraded to"
+	case res.Op == "update":
+		verb = "updated to"
 	}
 	a.printf("Auth0 AD/LDAP Connector %s %s\n", verb, res.Version)
 	if res.PreviousVersion != "" && res.PreviousVersion != res.Version {
@@ -273,67 +229,14 @@ func (a *app) printInstallResult(res *installer.Result) error {
 }
 
 func verifiedText(v string) string {
-	switch v {
-	case "digest":
+	switch updater.Trust(v) {
+	case updater.TrustDigest:
 		return "matches the feed's digest"
-	case "user-sha256":
+	case updater.TrustUserSHA256:
 		return "matches --sha256"
-	case "signature":
+	case updater.TrustSignature:
 		return "signed mirror"
 	default:
 		return "no published digest; recorded"
 	}
-}
-
-// checkStagingSpace makes sure the install dir's file system has room for
-// the staged tree beside the live one: the extracted artifact (up to five
-// times its compressed size) plus its node_modules.
-func (a *app) checkStagingSpace(artifact string) error {
-	fi, err := os.Stat(artifact)
-	if err != nil {
-		return err
-	}
-	parent := filepath.Dir(a.plat.Paths.InstallDir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	need := 5*fi.Size() + 200<<20
-	if err := updater.CheckFreeSpace(parent, need); err != nil && errors.Is(err, updater.ErrNoSpace) {
-		return fmt.Errorf("before staging the new version: %w", err)
-	}
-	return nil
-}
-
-// requireInstallSupport fails plainly where this build cannot install yet
-// (Windows: the MSI path lands later), before anything is downloaded.
-func (a *app) requireInstallSupport() error {
-	if a.plat.OS == "windows" {
-		return fmt.Errorf("installing, updating and removing the connector on Windows: %w; use the connector's MSI for now", platform.ErrNotSupported)
-	}
-	return nil
-}
-
-// fromFile returns the version and absolute path of an offline artifact
-// (--from), the version from --version or the file's name.
-func fromFile(f *fetchFlags) (*version.Version, string, error) {
-	ver := f.version
-	if ver == "" {
-		m := tarballVersionRe.FindStringSubmatch(filepath.Base(f.from))
-		if m == nil {
-			return nil, "", usageError{fmt.Errorf("cannot tell the version of %s from its name: pass --version X.Y.Z", f.from)}
-		}
-		ver = m[1]
-	}
-	v, err := updater.ParseVersion(ver)
-	if err != nil {
-		return nil, "", usageError{err}
-	}
-	abs, err := filepath.Abs(f.from)
-	if err != nil {
-		return nil, "", err
-	}
-	if _, err := os.Stat(abs); err != nil {
-		return nil, "", usageError{fmt.Errorf("--from: %w", err)}
-	}
-	return v, abs, nil
 }

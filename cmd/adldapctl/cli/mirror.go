@@ -51,7 +51,7 @@ func (a *app) feedURL() string {
 	if f := a.toolConfig().Feed; f != "" {
 		return f
 	}
-	return DefaultFeed
+	return updater.DefaultFeedURL
 }
 
 // mirrorSource returns the signed mirror feed at feed.
@@ -160,6 +160,9 @@ func (a *app) selfUpdateCmd() *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if a.root != "" {
+				return usageError{fmt.Errorf("self-update replaces the adldapctl binary that is running, wherever it is; --root does not apply to it: run self-update without --root")}
+			}
 			if err := a.setup(ctx, false); err != nil {
 				return err
 			}
@@ -171,7 +174,7 @@ func (a *app) selfUpdateCmd() *cobra.Command {
 			if updater.IsGitHubFeedURL(feed) {
 				return usageError{fmt.Errorf("self-update needs a signed mirror feed (--feed URL|DIR with --trusted-key): adldapctl never replaces itself with an unsigned build")}
 			}
-			client, err := a.httpClient(&fetchFlags{})
+			client, err := updater.NewHTTPClient(updater.ClientOptions{})
 			if err != nil {
 				return err
 			}

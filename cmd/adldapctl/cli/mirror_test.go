@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adldapctl/adldapctl/internal/testbed"
 	"github.com/adldapctl/adldapctl/internal/testfeed"
 	"github.com/adldapctl/adldapctl/updater"
 )
@@ -133,14 +134,10 @@ func TestMirrorRefusalsChangeNothing(t *testing.T) {
 }
 
 // buildTool builds adldapctl with a stamped version.
+// buildTool builds a test build (it honours ADLDAPCTL_TEST_HOOK).
 func buildTool(t *testing.T, out, version string) {
 	t.Helper()
-	cmd := exec.Command("go", "build", "-ldflags", "-X github.com/adldapctl/adldapctl/cmd/adldapctl/cli.Version="+version,
-		"-o", out, "github.com/adldapctl/adldapctl/cmd/adldapctl")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, b)
-	}
+	testbed.BuildTool(t, out, testbed.BuildOptions{Version: version, TestHooks: true})
 }
 
 func toolVersion(t *testing.T, bin string) string {

@@ -9,13 +9,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/adldapctl/adldapctl/installer"
 	"github.com/adldapctl/adldapctl/platform"
+	"github.com/adldapctl/adldapctl/updater"
 )
 
 // Build information, stamped by the Makefile with -ldflags -X.
@@ -24,9 +25,6 @@ var (
 	Commit  = "none"
 	Date    = "unknown"
 )
-
-// DefaultFeed is the connector's GitHub releases feed.
-const DefaultFeed = "https://api.github.com/repos/auth0/ad-ldap-connector"
 
 type app struct {
 	io         *IOStreams
@@ -70,13 +68,35 @@ func Run(args []string, streams *IOStreams) int {
 		err = fmt.Errorf("interrupted: %w", context.Canceled)
 	}
 	code := exitCode(err)
-	if err != nil && err.Error() != "" {
-		fmt.Fprintf(streams.ErrOut, "adldapctl: error: %v\n", err)
-		if code == ExitUsage {
-			fmt.Fprintln(streams.ErrOut, "Run 'adldapctl --help' for usage.")
+	if err == nil || err.Error() == "" {
+		return code
+	}
+	if a.json || jsonRequested(args) {
+		// One JSON object on stdout, the contract for scripts; the message
+		// goes to stderr too for the human watching.
+		if werr := a.writeJSON(jsonError{Error: jsonErrorBody{Code: code, Kind: errorKind(code), Message: err.Error()}}); werr != nil {
+			fmt.Fprintf(streams.ErrOut, "adldapctl: %v\n", werr)
 		}
 	}
+	fmt.Fprintf(streams.ErrOut, "%s %v\n", a.paint(colorRed, "adldapctl: error:"), err)
+	if code == ExitUsage {
+		fmt.Fprintln(streams.ErrOut, "Run 'adldapctl --help' for usage.")
+	}
 	return code
+}
+
+// jsonRequested reports whether --json was on a command line that failed
+// to parse (so the app never saw it set).
+func jsonRequested(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "--json" || a == "--json=true" {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *app) rootCmd() *cobra.Command {
@@ -89,6 +109,12 @@ func (a *app) rootCmd() *cobra.Command {
 	}
 	root.SetVersionTemplate("adldapctl {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if f := cmd.Flags().Lookup("root"); f != nil && f.Changed && strings.TrimSpace(a.root) == "" {
+			return usageError{errors.New("--root is empty: give a folder to prefix system paths with, or leave --root out to work on this host's real paths")}
+		}
+		return nil
+	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.root, "root", "", "prefix every system path with `DIR` (staging, packaging, tests); no host service or trust store is touched")
 	pf.BoolVar(&a.json, "json", false, "print the answer as JSON (a stable contract)")
@@ -96,7 +122,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print more detail on stderr")
 	pf.BoolVar(&a.noColor, "no-color", os.Getenv("NO_COLOR") != "", "no colour in output")
 	pf.StringVar(&a.trustedKey, "trusted-key", "", "minisign public `KEY` (base64 or .pub file) of a signed mirror feed")
-	pf.StringVar(&a.feed, "feed", "", "release feed: GitHub API URL ending in /repos/OWNER/REPO, or a signed mirror URL/folder (default "+DefaultFeed+")")
+	pf.StringVar(&a.feed, "feed", "", "release feed: GitHub API URL ending in /repos/OWNER/REPO, or a signed mirror URL/folder (default "+updater.DefaultFeedURL+")")
 	root.AddCommand(
 		a.installCmd(),
 		a.updateCmd(),
@@ -149,8 +175,8 @@ func (a *app) setup(ctx context.Context, mutating bool) error {
 	return nil
 }
 
-// setupReadOnly detects the platform and, when elevated and a journal is
-// left over, recovers it first like every other command.
+// setupReadOnly detects the platform and, when elevated and an interrupted
+// transaction is left over, recovers it first like every other command.
 func (a *app) setupReadOnly(ctx context.Context) error {
 	if err := a.setup(ctx, false); err != nil {
 		return err
@@ -158,7 +184,7 @@ func (a *app) setupReadOnly(ctx context.Context) error {
 	if a.plat.RequireElevation() != nil {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(a.plat.Paths.StateDir, installer.JournalFile)); err != nil {
+	if !installer.Pending(a.plat) {
 		return nil
 	}
 	l, err := platform.Lock(a.plat.Paths.LockFile)

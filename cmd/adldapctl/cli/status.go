@@ -112,7 +112,14 @@ func (a *app) statusCmd() *cobra.Command {
 			if serr != nil {
 				svcLine = serr.Error()
 			}
-			a.printf("  service:     %s: %s\n", platform.ServiceName, svcLine)
+			glyph := a.paintOut(colorYellow, "●")
+			switch {
+			case st.Running():
+				glyph = a.paintOut(colorGreen, "●")
+			case st.Active == "failed" || serr != nil:
+				glyph = a.paintOut(colorRed, "●")
+			}
+			a.printf("  service:     %s %s: %s\n", glyph, platform.ServiceName, svcLine)
 			a.printf("  install dir: %s\n", p.Paths.InstallDir)
 			a.printf("  config:      %s\n", p.Paths.ConfigFile)
 			a.printf("  log:         %s\n", p.Paths.LogFile)
@@ -216,9 +223,6 @@ func (a *app) uninstallCmd() *cobra.Command {
 				if answer != "purge" {
 					return exitError{code: ExitFailed, msg: "not confirmed; nothing removed"}
 				}
-			}
-			if err := a.requireInstallSupport(); err != nil {
-				return err
 			}
 			res, err := a.installer().Uninstall(purge)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/adldapctl/adldapctl/installer"
 	"github.com/adldapctl/adldapctl/internal/testfeed"
 )
 
@@ -90,8 +91,8 @@ func TestUpdateCheckExitCodesAndChannels(t *testing.T) {
 	if after := treeDigest(t, root); after != before {
 		t.Error("refused downgrade changed files")
 	}
-	if _, err := os.Stat(filepath.Join(root, "var/lib/adldapctl/journal.json")); !os.IsNotExist(err) {
-		t.Error("journal left after a refused downgrade")
+	if _, err := os.Stat(filepath.Join(root, "var/lib/adldapctl", installer.JournalFile)); !os.IsNotExist(err) {
+		t.Error("transaction record left after a refused downgrade")
 	}
 	r = run(t, "--root", root, "--feed", feed.URL, "update", "--version", "6.4.1", "--allow-downgrade")
 	if r.code != 0 {

@@ -1,0 +1,336 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/adldapctl/adldapctl/connector"
+	"github.com/adldapctl/adldapctl/packaging"
+	"github.com/adldapctl/adldapctl/platform"
+)
+
+// Step is the part of a transaction that differs per platform: how a new
+// version is prepared, put in place and taken back. The journal, the
+// recovery rules, the service handling, the health gate and the rollback
+// decisions around it are the same everywhere.
+type Step interface {
+	// Live reports whether a version of the connector is in place.
+	Live() bool
+	// Stage prepares the version in artifact beside the live one without
+	// touching it, and returns the node version it will run on.
+	Stage(ctx context.Context, artifact string) (nodeVersion string, err error)
+	// StagePrevious prepares the kept previous version (rollback).
+	StagePrevious() error
+	// Unstage discards what Stage or StagePrevious prepared (a rollback's
+	// previous version goes back to being kept).
+	Unstage(j *Journal) error
+	// Switch puts the staged version in place with the customer's files as
+	// they are now, writing ticket into config.json when set.
+	Switch(ctx context.Context, ticket string) (configWritten bool, err error)
+	// Register makes sure the service is registered as it should be.
+	Register(ctx context.Context) (changed bool, err error)
+	// Restore puts back the version that was live before the switch, with
+	// the customer's files as they were at switch time.
+	Restore(j *Journal) error
+	// RestorePreInstall undoes an interrupted fresh install's switch.
+	RestorePreInstall()
+	// Commit makes the switched version the installed one: writes the
+	// install record, keeps the one before for rollback, prunes older.
+	Commit(j *Journal) error
+}
+
+// treeStep is the Linux step: the release is a source tree staged in a
+// sibling folder of the install dir and swapped in with two renames.
+type treeStep struct{ in *Installer }
+
+var _ Step = (*treeStep)(nil)
+
+func (s *treeStep) Live() bool {
+	return exists(filepath.Join(s.in.p.Paths.InstallDir, "server.js"))
+}
+
+// Stage extracts the artifact to the staging folder and installs its
+// dependencies. Nothing in the install dir is touched.
+func (s *treeStep) Stage(ctx context.Context, artifact string) (string, error) {
+	in := s.in
+	st := in.staging()
+	if err := os.RemoveAll(st); err != nil {
+		return "", err
+	}
+	in.logf("extracting %s", filepath.Base(artifact))
+	if err := ExtractTarGz(artifact, st, 1); err != nil {
+		return "", errors.Join(err, os.RemoveAll(st))
+	}
+	for _, f := range []string{"server.js", "package.json"} {
+		if !exists(filepath.Join(st, f)) {
+			return "", fmt.Errorf("%w: release has no %s at its top level: this is not an AD/LDAP Connector release", ErrUnsafeArchive, f)
+		}
+	}
+	pkg, err := connector.ReadPackage(filepath.Join(st, "package.json"))
+	if err != nil {
+		return "", fmt.Errorf("release package.json: %w", err)
+	}
+	nodeVer, err := in.nodeVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := CheckNodeEngine(nodeVer, pkg.EnginesNode); err != nil {
+		return "", err
+	}
+	in.logf("node %s satisfies engines.node %q", nodeVer, pkg.EnginesNode)
+	if err := in.npmInstall(ctx, st, pkg, filepath.Join(in.p.Paths.StateDir, "npm.log")); err != nil {
+		return "", err
+	}
+	return nodeVer, nil
+}
+
+func (s *treeStep) StagePrevious() error {
+	in := s.in
+	if err := os.RemoveAll(in.staging()); err != nil {
+		return err
+	}
+	if err := os.Rename(in.previous(), in.staging()); err != nil {
+		return err
+	}
+	return platform.SyncDir(filepath.Dir(in.staging()))
+}
+
+func (s *treeStep) Unstage(j *Journal) error {
+	in := s.in
+	if j.Op == string(OpRollback) && exists(in.staging()) && !exists(in.previous()) {
+		if err := os.Rename(in.staging(), in.previous()); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(in.staging())
+}
+
+// Switch copies the customer's files from the install dir into the staged
+// tree, writes the ticket, and swaps the trees.
+func (s *treeStep) Switch(ctx context.Context, ticket string) (bool, error) {
+	written, err := s.carryCustomerFiles(ticket)
+	if err != nil {
+		return false, err
+	}
+	return written, s.switchTrees()
+}
+
+func (s *treeStep) carryCustomerFiles(ticket string) (configWritten bool, err error) {
+	in := s.in
+	dir, st := in.p.Paths.InstallDir, in.staging()
+	cfg, cerr := connector.ReadConfig(filepath.Join(dir, connector.ConfigFile))
+	if cerr != nil && !errors.Is(cerr, os.ErrNotExist) {
+		if ticket != "" {
+			return false, fmt.Errorf("%s: %w; fix it or move it aside before setting a ticket", in.p.Paths.ConfigFile, cerr)
+		}
+		cfg = nil // still carried byte for byte below
+	}
+	for _, rel := range connector.CustomerPaths(dir, cfg) {
+		src := filepath.Join(dir, filepath.FromSlash(rel))
+		if !exists(src) {
+			continue
+		}
+		if err := copyTree(src, filepath.Join(st, filepath.FromSlash(rel))); err != nil {
+			return false, fmt.Errorf("keep customer file %s: %w", rel, err)
+		}
+	}
+	if ticket == "" {
+		return false, nil
+	}
+	staged := filepath.Join(st, connector.ConfigFile)
+	scfg, err := connector.ReadConfig(staged)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	changed, err := scfg.Set("PROVISIONING_TICKET", ticket)
+	if err != nil {
+		return false, err
+	}
+	if !changed && exists(staged) {
+		return false, os.Chmod(staged, 0o600)
+	}
+	in.logf("writing config.json (provisioning ticket set)")
+	return true, platform.WriteFileAtomicMode(staged, scfg.Marshal(), 0o600)
+}
+
+// switchTrees moves the live tree aside and the staged one into place.
+func (s *treeStep) switchTrees() error {
+	in := s.in
+	dir := in.p.Paths.InstallDir
+	if err := os.RemoveAll(in.old()); err != nil {
+		return err
+	}
+	if exists(dir) {
+		if err := os.Rename(dir, in.old()); err != nil {
+			return fmt.Errorf("move %s aside: %w", dir, err)
+		}
+		if err := in.hook("switch-mid"); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(in.staging(), dir); err != nil {
+		return fmt.Errorf("move new version into %s: %w", dir, err)
+	}
+	if cfg := filepath.Join(dir, connector.ConfigFile); exists(cfg) {
+		if err := os.Chmod(cfg, 0o600); err != nil {
+			return err
+		}
+		if !in.p.Sandboxed() {
+			if err := platform.OwnByAdmin(cfg); err != nil {
+				return fmt.Errorf("config.json must belong to root: %w", err)
+			}
+		}
+	}
+	return platform.SyncDir(filepath.Dir(dir))
+}
+
+// Register writes the unit and logrotate files and registers the service
+// (daemon-reload, enable).
+func (s *treeStep) Register(ctx context.Context) (bool, error) {
+	p := s.in.p
+	node := p.NodePath
+	if node == "" {
+		node = "/usr/bin/node"
+	}
+	unit, err := packaging.RenderSystemdUnit(packaging.UnitConfig{
+		Description: "Auth0 AD/LDAP Connector",
+		Exec:        node,
+		Args:        []string{"server.js"},
+		WorkingDir:  unrooted(p, p.Paths.InstallDir),
+		LogFile:     unrooted(p, p.Paths.LogFile),
+		RestartSec:  5 * time.Second,
+		Env:         map[string]string{"NODE_ENV": "production"},
+	})
+	if err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(p.Paths.LogFile), 0o755); err != nil {
+		return false, err
+	}
+	if f, err := os.OpenFile(p.Paths.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640); err == nil {
+		f.Close()
+	}
+	changed, err := s.in.svc.Install(platform.ServiceSpec{
+		Name: platform.ServiceName, DisplayName: "Auth0 ADLDAP", Description: "Auth0 AD/LDAP Connector",
+		Exec: node, Args: []string{"server.js"}, WorkingDir: p.Paths.InstallDir, LogFile: p.Paths.LogFile,
+		Env:  map[string]string{"NODE_ENV": "production"},
+		Unit: unit, Logrotate: packaging.RenderLogrotate(unrooted(p, p.Paths.LogFile)),
+	})
+	if err != nil {
+		return false, fmt.Errorf("register service %s: %w", platform.ServiceName, err)
+	}
+	return changed, nil
+}
+
+// unrooted returns path as seen from inside the --root (what the unit file
+// must say).
+func unrooted(p *platform.Platform, path string) string {
+	if p.Root == "" {
+		return path
+	}
+	rel, err := filepath.Rel(p.Root, path)
+	if err != nil {
+		return path
+	}
+	return "/" + filepath.ToSlash(rel)
+}
+
+// Restore puts the moved-aside tree back as the install dir. The tree it
+// replaces is discarded, except in a rollback, where it is the kept
+// previous version and goes back to being that.
+func (s *treeStep) Restore(j *Journal) error {
+	in := s.in
+	if err := in.svc.Stop(platform.ServiceName); err != nil && !in.fileOnly {
+		in.logf("stopping %s before restoring: %v", platform.ServiceName, err)
+	}
+	dir := in.p.Paths.InstallDir
+	if j.Op == string(OpRollback) && exists(in.staging()) && !exists(in.previous()) {
+		if err := os.Rename(in.staging(), in.previous()); err != nil {
+			return err
+		}
+	}
+	if exists(in.old()) {
+		if exists(dir) {
+			aside := in.failed()
+			if j.Op == string(OpRollback) && !exists(in.previous()) {
+				aside = in.previous()
+			}
+			if err := os.RemoveAll(in.failed()); err != nil {
+				return err
+			}
+			if err := os.Rename(dir, aside); err != nil {
+				return err
+			}
+		}
+		if err := os.Rename(in.old(), dir); err != nil {
+			return err
+		}
+		if err := platform.SyncDir(filepath.Dir(dir)); err != nil {
+			return err
+		}
+	}
+	return errors.Join(os.RemoveAll(in.failed()), os.RemoveAll(in.staging()))
+}
+
+// RestorePreInstall puts back a folder that held only the customer's
+// pre-staged files (config.json, certs/) when a fresh install stopped
+// between moving it aside and moving the new tree in.
+func (s *treeStep) RestorePreInstall() {
+	in := s.in
+	dir := in.p.Paths.InstallDir
+	if !exists(dir) && exists(in.old()) {
+		if err := os.Rename(in.old(), dir); err == nil {
+			platform.SyncDir(filepath.Dir(dir))
+		}
+	}
+}
+
+// Commit makes the new version the installed one.
+func (s *treeStep) Commit(j *Journal) error {
+	in := s.in
+	if err := platform.WriteFileAtomic(in.recordPath(), j.Record, 0o644); err != nil {
+		return fmt.Errorf("write install record: %w", err)
+	}
+	if exists(in.old()) {
+		if j.KeepOld {
+			// Keep the previous version for rollback; prune the one before.
+			// The record first: a crash in between is redone by Recover.
+			if len(j.PrevRecord) > 0 {
+				if err := platform.WriteFileAtomic(in.previousRecordPath(), j.PrevRecord, 0o644); err != nil {
+					return err
+				}
+			}
+			if err := os.RemoveAll(in.previous()); err != nil {
+				return err
+			}
+			if err := os.Rename(in.old(), in.previous()); err != nil {
+				return err
+			}
+			if err := privateConfigs(in.previous()); err != nil {
+				return err
+			}
+		} else if err := os.RemoveAll(in.old()); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(in.staging()); err != nil {
+		return err
+	}
+	return j.clear()
+}
+
+// privateConfigs makes the config.json of a kept tree readable by root
+// only, whatever it was.
+func privateConfigs(dir string) error {
+	cfg := filepath.Join(dir, connector.ConfigFile)
+	if fi, err := os.Lstat(cfg); err == nil && fi.Mode().IsRegular() {
+		return os.Chmod(cfg, 0o600)
+	}
+	return nil
+}
