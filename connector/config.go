@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/adldapctl/adldapctl/internal/redact"
 )
@@ -97,8 +98,10 @@ func (c *Config) Has(key string) bool { _, ok := c.values[key]; return ok }
 func (c *Config) Raw(key string) (json.RawMessage, bool) { v, ok := c.values[key]; return v, ok }
 
 // Set sets key to v, keeping its position, or appending it when new. It
-// reports whether the value changed.
+// reports whether the value changed. A key that is not valid UTF-8 is
+// stored as the file will read back (each bad byte U+FFFD).
 func (c *Config) Set(key string, v any) (bool, error) {
+	key = fileKey(key)
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return false, err
@@ -116,6 +119,7 @@ func (c *Config) Set(key string, v any) (bool, error) {
 
 // Delete removes key and reports whether it was there.
 func (c *Config) Delete(key string) bool {
+	key = fileKey(key)
 	if _, ok := c.values[key]; !ok {
 		return false
 	}
@@ -127,6 +131,18 @@ func (c *Config) Delete(key string) bool {
 		}
 	}
 	return true
+}
+
+// fileKey is key as it reads back from the rendered file: JSON strings
+// are UTF-8, so encoding/json writes each invalid byte as U+FFFD.
+func fileKey(key string) string {
+	if utf8.ValidString(key) {
+		return key
+	}
+	b, _ := json.Marshal(key)
+	var k string
+	json.Unmarshal(b, &k)
+	return k
 }
 
 func compact(raw json.RawMessage) []byte {

@@ -74,14 +74,15 @@ func TestRedaction(t *testing.T) {
 
 func TestCustomerPaths(t *testing.T) {
 	c, _ := ParseConfig([]byte(`{"PROFILE_MAPPER_FILE":"/opt/auth0-adldap/custom/mapper.js","SSL_CA_PATH":"/opt/auth0-adldap/ca"}`))
-	got := strings.Join(CustomerPaths("/opt/auth0-adldap", c), ",")
+	l := Layout{InstallDir: "/opt/auth0-adldap", OS: "linux"}
+	got := strings.Join(l.CustomerPaths(c), ",")
 	for _, want := range []string{"config.json", "certs", "custom/mapper.js", "lib/profileMapper.js", "ca"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s missing from %s", want, got)
 		}
 	}
-	c2, _ := ParseConfig([]byte(`{"SSL_CA_PATH":"/etc/ssl/certs","PROFILE_MAPPER_FILE":"../evil.js"}`))
-	got = strings.Join(CustomerPaths("/opt/auth0-adldap", c2), ",")
+	c2, _ := ParseConfig([]byte(`{"SSL_CA_PATH":"/etc/ssl/certs","PROFILE_MAPPER_FILE":"../../evil.js"}`))
+	got = strings.Join(l.CustomerPaths(c2), ",")
 	if strings.Contains(got, "etc") || strings.Contains(got, "evil") {
 		t.Errorf("outside path listed: %s", got)
 	}

@@ -1,0 +1,4 @@
+package connector
+
+// hostWindows selects the Windows path rules for Layout.OS "".
+const hostWindows = true
