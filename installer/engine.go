@@ -78,6 +78,9 @@ func (in *Installer) Run(ctx context.Context, plan Plan) (*Result, error) {
 	if err := in.supported(); err != nil {
 		return nil, err
 	}
+	if err := in.checkCustomerPaths(); err != nil {
+		return nil, err
+	}
 	switch plan.Op {
 	case OpRollback:
 		return in.rollback(ctx, plan)

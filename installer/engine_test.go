@@ -503,3 +503,60 @@ func TestUpdateRefusesDowngradeAndReportsUpToDate(t *testing.T) {
 	}
 	var _ = connector.ConfigFile
 }
+
+// TestCustomerPathsRefusedBeforeAnyChange: a config.json whose mapper or CA
+// folder would make an update keep program files (or reach outside the
+// install) is refused, naming the key, with nothing changed.
+func TestCustomerPathsRefusedBeforeAnyChange(t *testing.T) {
+	for _, v := range []string{".", "lib", "../server.js", "/etc/passwd", "../node_modules/x.js"} {
+		t.Run(v, func(t *testing.T) {
+			b := newBed(t)
+			b.writeCustomer()
+			ctx := context.Background()
+			if _, err := b.installer(nil).Run(ctx, b.plan(OpInstall, "6.4.1")); err != nil {
+				t.Fatal(err)
+			}
+			cfgPath := b.plat.Paths.ConfigFile
+			cfg := fmt.Sprintf("{\n  \"PROFILE_MAPPER_FILE\": %q\n}\n", v)
+			os.WriteFile(cfgPath, []byte(cfg), 0o600)
+			recBefore, _ := os.ReadFile(b.installer(nil).recordPath())
+			_, err := b.installer(nil).Run(ctx, b.plan(OpUpdate, "6.5.0"))
+			if !errors.Is(err, connector.ErrCustomerPath) || !strings.Contains(err.Error(), "PROFILE_MAPPER_FILE") {
+				t.Fatalf("update with PROFILE_MAPPER_FILE=%q: %v; want a refusal naming the key", v, err)
+			}
+			if b.live() != "6.4.1" || exists(journalPath(b.plat)) {
+				t.Errorf("something changed: live %q", b.live())
+			}
+			if after, _ := os.ReadFile(b.installer(nil).recordPath()); !bytes.Equal(after, recBefore) {
+				t.Error("install record changed")
+			}
+			if got, _ := os.ReadFile(cfgPath); string(got) != cfg {
+				t.Error("config.json changed")
+			}
+		})
+	}
+}
+
+// TestNoWorldReadableConfigCopies: after an install and an update, no copy
+// of config.json under the root is readable by others, and the journal
+// and cache leave nothing readable behind.
+func TestNoWorldReadableConfigCopies(t *testing.T) {
+	b := newBed(t)
+	b.writeCustomer()
+	os.Chmod(b.plat.Paths.ConfigFile, 0o644) // as a hand edit may leave it
+	ctx := context.Background()
+	for _, p := range []Plan{b.plan(OpInstall, "6.4.1"), b.plan(OpUpdate, "6.5.0")} {
+		if _, err := b.installer(nil).Run(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filepath.Walk(b.root, func(path string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Name() == "config.json" && fi.Mode().Perm()&0o004 != 0 {
+			t.Errorf("%s is readable by others (%v)", path, fi.Mode().Perm())
+		}
+		return nil
+	})
+	if prev := filepath.Join(b.installer(nil).previous(), "config.json"); !exists(prev) {
+		t.Errorf("the kept previous version has no config.json: the walk proved nothing")
+	}
+}

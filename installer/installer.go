@@ -175,3 +175,42 @@ func (in *Installer) PreviousVersion() (*connector.InstallRecord, error) {
 }
 
 func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
+
+// layout is the install as the connector sees it (without --root).
+func (in *Installer) layout() connector.Layout {
+	return connector.Layout{InstallDir: in.p.Paths.InstallDir, ConnectorDir: unrooted(in.p, in.p.Paths.InstallDir), OS: in.p.OS}
+}
+
+// checkCustomerPaths refuses, before anything changes, a config.json whose
+// PROFILE_MAPPER_FILE or SSL_CA_PATH would make a transaction keep program
+// files or lose the customer's. An SSL_CA_PATH outside the install dir is
+// fine: no transaction touches it and the connector reads it where it is.
+func (in *Installer) checkCustomerPaths() error {
+	cfg, err := connector.ReadConfig(in.p.Paths.ConfigFile)
+	if err != nil {
+		return nil // unreadable: carried byte for byte, checked by verify
+	}
+	err = in.layout().Check(cfg)
+	if err == nil {
+		return nil
+	}
+	var keep []error
+	for _, e := range flatten(err) {
+		var cpe *connector.CustomerPathError
+		if errors.As(e, &cpe) && cpe.Key == connector.KeyCAPath && cpe.Outside {
+			continue
+		}
+		keep = append(keep, e)
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	return fmt.Errorf("nothing was changed: %w", errors.Join(keep...))
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

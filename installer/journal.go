@@ -146,7 +146,7 @@ func (j *Journal) check(installed *connector.InstallRecord) string {
 			return fmt.Sprintf("names no valid version to return to (%q)", j.FromVersion)
 		}
 		if len(j.PrevRecord) > 0 {
-			prev, err := parseRecord(j.PrevRecord)
+			prev, err := connector.ParseRecord(j.PrevRecord)
 			if err != nil || prev.Version != j.FromVersion {
 				return "holds a previous install record that does not match its from_version"
 			}
@@ -157,7 +157,7 @@ func (j *Journal) check(installed *connector.InstallRecord) string {
 	}
 	switched := j.Phase == PhaseRollback || phaseIdx >= slices.Index(Phases, PhaseSwitch)
 	if switched {
-		rec, err := parseRecord(j.Record)
+		rec, err := connector.ParseRecord(j.Record)
 		if err != nil {
 			return "holds no valid install record for the new version"
 		}
@@ -203,16 +203,3 @@ func validVersion(v string) bool {
 	return v != "" && err == nil
 }
 
-// parseRecord reads an install record held in the journal.
-func parseRecord(b []byte) (*connector.InstallRecord, error) {
-	var r connector.InstallRecord
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return nil, err
-	}
-	if !validVersion(r.Version) {
-		return nil, fmt.Errorf("install record has no valid version (%q)", r.Version)
-	}
-	return &r, nil
-}

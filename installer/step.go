@@ -129,7 +129,7 @@ func (s *treeStep) carryCustomerFiles(ticket string) (configWritten bool, err er
 		}
 		cfg = nil // still carried byte for byte below
 	}
-	for _, rel := range connector.CustomerPaths(dir, cfg) {
+	for _, rel := range in.layout().CustomerPaths(cfg) {
 		src := filepath.Join(dir, filepath.FromSlash(rel))
 		if !exists(src) {
 			continue
@@ -294,6 +294,9 @@ func (s *treeStep) RestorePreInstall() {
 // Commit makes the new version the installed one.
 func (s *treeStep) Commit(j *Journal) error {
 	in := s.in
+	if _, err := connector.ParseRecord(j.Record); err != nil {
+		return fmt.Errorf("refusing to write an invalid install record from %s: %w", j.path, err)
+	}
 	if err := platform.WriteFileAtomic(in.recordPath(), j.Record, 0o644); err != nil {
 		return fmt.Errorf("write install record: %w", err)
 	}
@@ -312,8 +315,8 @@ func (s *treeStep) Commit(j *Journal) error {
 			if err := os.Rename(in.old(), in.previous()); err != nil {
 				return err
 			}
-			if err := privateConfigs(in.previous()); err != nil {
-				return err
+			if _, err := connector.RestrictConfigCopies(in.previous()); err != nil {
+				return fmt.Errorf("make the kept version's config.json private: %w", err)
 			}
 		} else if err := os.RemoveAll(in.old()); err != nil {
 			return err
@@ -325,12 +328,3 @@ func (s *treeStep) Commit(j *Journal) error {
 	return j.clear()
 }
 
-// privateConfigs makes the config.json of a kept tree readable by root
-// only, whatever it was.
-func privateConfigs(dir string) error {
-	cfg := filepath.Join(dir, connector.ConfigFile)
-	if fi, err := os.Lstat(cfg); err == nil && fi.Mode().IsRegular() {
-		return os.Chmod(cfg, 0o600)
-	}
-	return nil
-}

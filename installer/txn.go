@@ -21,6 +21,7 @@ func (in *Installer) transact(ctx context.Context, j *Journal, res *Result, rec 
 
 	// Record whether the service runs before journaling stop, so recovery
 	// knows to start it again.
+	var err error
 	st, stErr := in.svc.Status(platform.ServiceName)
 	j.ServiceWasUp = stErr == nil && st.Installed && st.Running()
 	if err := in.enter(j, PhaseStop); err != nil {
@@ -33,7 +34,9 @@ func (in *Installer) transact(ctx context.Context, j *Journal, res *Result, rec 
 		}
 	}
 
-	j.Record = rec.Marshal()
+	if j.Record, err = rec.Encode(); err != nil {
+		return in.abortBeforeSwitch(j, err)
+	}
 	if err := in.enter(j, PhaseSwitch); err != nil {
 		return in.undo(j, err)
 	}

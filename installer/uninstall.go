@@ -47,7 +47,7 @@ func (in *Installer) Uninstall(purge bool) (*UninstallResult, error) {
 	}
 	cfg, _ := connector.ReadConfig(filepath.Join(dir, connector.ConfigFile))
 	keep := map[string]bool{}
-	for _, rel := range connector.CustomerPaths(dir, cfg) {
+	for _, rel := range in.layout().CustomerPaths(cfg) {
 		keep[filepath.FromSlash(rel)] = true
 	}
 	if err := removeExcept(dir, dir, keep, res); err != nil {
