@@ -389,13 +389,13 @@ func TestMirrorFeedCounter(t *testing.T) {
 	}
 	stored := func() map[string]uint64 {
 		t.Helper()
-		b, err := os.ReadFile(counters)
+		entries, err := readCounters(counters)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := map[string]uint64{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
+		for id, e := range entries {
+			m[id] = e.Counter
 		}
 		return m
 	}
