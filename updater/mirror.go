@@ -527,11 +527,13 @@ func checkMirrorEntry(file string, size int64, sum string) error {
 }
 
 // checkMirrorFile refuses a metadata file name that is not a plain
-// relative "/"-separated path inside the mirror.
+// relative "/"-separated path inside the mirror. '%' is refused too: in a
+// remote mirror's URL "%2e%2e" is ".." to the server, and a bad escape
+// made the URL the mirror's root (found by FuzzMirrorMeta).
 func checkMirrorFile(file string) error {
 	bad := file == "" ||
 		strings.HasPrefix(file, "/") ||
-		strings.ContainsAny(file, `\:`) ||
+		strings.ContainsAny(file, `\:%`) ||
 		strings.ContainsFunc(file, func(r rune) bool { return r < ' ' || r == 0x7f })
 	if !bad {
 		for _, seg := range strings.Split(file, "/") {

@@ -28,6 +28,10 @@ func TestCheckArtifactOrigin(t *testing.T) {
 	if err := os.Symlink(outside, escape); err != nil {
 		t.Fatal(err)
 	}
+	spaced := filepath.Join(dir, "Program Files", "AD LDAP mirror") // as on Windows
+	if err := os.MkdirAll(spaced, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	linkedMirror := filepath.Join(dir, "linked-mirror") // the feed itself through a link is fine
 	if err := os.Symlink(mirror, linkedMirror); err != nil {
 		t.Fatal(err)
@@ -76,6 +80,8 @@ func TestCheckArtifactOrigin(t *testing.T) {
 		{mirror, escape, false},
 		{mirror, mirror, false},
 		{mirror, "https://example.com/a.msi", false},
+		{spaced, filepath.Join(spaced, "adldap-v6.4.1.msi"), true},
+		{"file://" + filepath.ToSlash(spaced), filepath.Join(spaced, "adldap-v6.4.1.msi"), true},
 		// A local file (--from) names itself.
 		{outside, outside, true},
 		{outside, inside, false},
@@ -279,5 +285,19 @@ func TestFileSourceArtifactIsTheFile(t *testing.T) {
 	a.URL = fmt.Sprintf("https://example.com/%s", filepath.Base(p))
 	if _, err := (&Downloader{}).Fetch(context.Background(), a, t.TempDir(), VerifyOptions{}); !errors.Is(err, ErrVerification) {
 		t.Errorf("Fetch of a changed URL: %v, want ErrVerification", err)
+	}
+}
+
+// A public feed may not page to a loopback host.
+func TestGitHubFeedRefusesLoopbackPagination(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", `<https://127.0.0.1:1/repos/o/r/releases?page=2>; rel="next"`)
+		w.Write([]byte(`[{"tag_name":"v6.4.1","tarball_url":"https://api.example.com/repos/o/r/tarball/v6.4.1"}]`))
+	}))
+	defer srv.Close()
+	feed := &GitHubFeed{BaseURL: "https://api.example.com/repos/o/r", Client: anyHostClient(srv)}
+	_, err := feed.Releases(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "pagination") || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("err = %v, want the loopback next page refused", err)
 	}
 }
