@@ -4,8 +4,11 @@
 // comparison, the HTTP client (proxy and extra CA settings), and verified
 // downloads: artifacts are streamed to a ".partial" file, hashed while
 // streaming, checked against the feed's digest, the size the feed announced
-// and any digest the user pinned, and only then renamed into place. Every
-// verification failure wraps [ErrVerification].
+// and any digest the user pinned, and only then renamed into place. An
+// artifact must be of its feed's kind ([CheckArtifactOrigin]), nothing is
+// written past its announced size or the download cap, and its files are
+// never followed through a planted link. Every verification failure wraps
+// [ErrVerification].
 //
 // It knows nothing about where files go: callers pass the download
 // directory, and installing what was fetched is the installer's job.

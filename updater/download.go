@@ -20,9 +20,16 @@ import (
 )
 
 // ErrVerification is wrapped by every failure to verify a download: digest
-// or size mismatch, truncation, a missing digest when one is required, an
-// unsafe artifact name. The CLI maps it to exit code 4.
+// or size mismatch, truncation, a body longer than announced or than the
+// cap, a missing digest when one is required, an unsafe artifact name, an
+// artifact location not of its feed's kind. The CLI maps it to exit code 4.
 var ErrVerification = errors.New("verification failed")
+
+// DefaultMaxDownload is the most Fetch writes of an artifact whose size
+// nobody announced (no size from the feed, no Content-Length) when
+// Downloader.MaxBytes is 0: 2 GiB, ten times the largest connector
+// release.
+const DefaultMaxDownload int64 = 2 << 30
 
 // Downloader fetches artifacts into a directory, verifying them on the way.
 type Downloader struct {
@@ -33,9 +40,25 @@ type Downloader struct {
 	// Retry says how transient failures are retried within one Fetch;
 	// the zero value is 3 attempts with backoff (see RetryPolicy).
 	Retry RetryPolicy
+	// MaxBytes caps an artifact whose size nobody announced (neither the
+	// feed nor the server's Content-Length); 0 means DefaultMaxDownload.
+	// An announced size is itself the cap: a body longer than it is
+	// refused whatever MaxBytes says.
+	MaxBytes int64
 
 	// checkSpace replaces CheckFreeSpace in tests.
 	checkSpace func(dir string, need int64) error
+	// wrapWriter, when set in tests, wraps the partial's writer (to make
+	// the disk look full).
+	wrapWriter func(io.Writer) io.Writer
+}
+
+// maxBytes is d.MaxBytes or its default.
+func (d *Downloader) maxBytes() int64 {
+	if d.MaxBytes > 0 {
+		return d.MaxBytes
+	}
+	return DefaultMaxDownload
 }
 
 // VerifyOptions says what a download must match beyond the feed's own
@@ -61,7 +84,22 @@ type Result struct {
 // Fetch downloads a into dir and verifies it. The bytes are streamed to
 // dir/<name>.partial and hashed on the way; only when the size and every
 // available digest match is the file renamed to dir/<name>. a.URL may be
-// https://, http:// to a loopback host, file:// or a local path.
+// https://, http:// to a loopback host, file:// or a local path; when a
+// feed named it (a.Feed), it must also be of the feed's kind
+// (CheckArtifactOrigin), and a redirect must not change its kind: both
+// are refused with ErrVerification before anything is written.
+//
+// dir is created 0700 when missing and refused when others can write to
+// it (platform.EnsureOwnDir). The .partial, its sidecar and the final
+// file are adldapctl's own: created 0600, never followed through a
+// symbolic link; a link (or any non-regular file) planted at one of
+// those names fails the Fetch with an error wrapping
+// platform.ErrPlantedLink, and the link and its target are left alone.
+//
+// Nothing is written past the size announced for the artifact (the
+// feed's a.Size, else the server's Content-Length) or, with none
+// announced, past d.MaxBytes (DefaultMaxDownload): a longer body is
+// stopped and refused with ErrVerification.
 //
 // When the size is known (from the feed or the server), Fetch first checks
 // that dir has room for the rest of the file plus 10%, and fails with an
@@ -75,16 +113,17 @@ type Result struct {
 // changed) is read again from the start.
 //
 // When Fetch gives up on a transient failure (retries exhausted on a
-// connection error, a timeout or HTTP 408/429/5xx), its context is
-// cancelled or the disk is full, and the download is resumable, the
+// connection error, a timeout or HTTP 408/429/5xx) or its context is
+// cancelled, and the download is resumable, the
 // .partial is kept with a sidecar dir/<name>.partial.json recording the
 // URL, the validator and the size; the next Fetch of the same URL hashes
 // the kept bytes and continues after them. The sidecar is written before
 // each body, so a process killed mid-download leaves a resumable partial
 // too. A body still cut short on the last attempt is a truncated download:
 // an error wrapping ErrVerification, and like every other verification
-// failure or refusal it leaves nothing behind: no final file, no .partial,
-// no sidecar.
+// failure or refusal, and like a full disk (an error wrapping
+// ErrNoSpace), it leaves nothing behind: no final file, no .partial, no
+// sidecar.
 func (d *Downloader) Fetch(ctx context.Context, a Artifact, dir string, vo VerifyOptions) (*Result, error) {
 	if err := checkArtifactName(a.Name); err != nil {
 		return nil, err
@@ -102,6 +141,11 @@ func (d *Downloader) Fetch(ctx context.Context, a Artifact, dir string, vo Verif
 			"GitHub publishes no digest for source tarballs; get the SHA-256 from a trusted source and pass it with --sha256, or use a signed mirror",
 			ErrVerification, a.Name)
 	}
+	if a.Feed != "" {
+		if err := CheckArtifactOrigin(a.Feed, a.URL); err != nil {
+			return nil, fmt.Errorf("download %s: %w", a.Name, err)
+		}
+	}
 	remote, local, err := classifyURL(a.URL)
 	if err != nil {
 		return nil, fmt.Errorf("download %s: %w", a.Name, err)
@@ -109,11 +153,16 @@ func (d *Downloader) Fetch(ctx context.Context, a Artifact, dir string, vo Verif
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := platform.EnsureOwnDir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("download %s: %w", a.Name, err)
 	}
 
 	final := filepath.Join(dir, a.Name)
+	for _, own := range []string{final, final + ".partial", sidecarPath(final + ".partial")} {
+		if err := refuseNonRegular(own); err != nil {
+			return nil, fmt.Errorf("download %s: %w", a.Name, err)
+		}
+	}
 	dl := &download{
 		d:       d,
 		a:       a,
@@ -196,11 +245,14 @@ type download struct {
 // hashes those bytes and continues after them; otherwise the partial
 // starts empty.
 func (dl *download) openPartial(resume bool) error {
-	f, err := os.OpenFile(dl.partial, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := platform.OpenOwnFile(dl.partial, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("download %s: %w", dl.a.Name, err)
 	}
 	dl.f = f
+	if err := f.Chmod(0o600); err != nil { // a partial left by an older adldapctl
+		return fmt.Errorf("download %s: %w", dl.a.Name, err)
+	}
 	if st := readPartialState(dl.sidecar); resume && st.matches(dl.a, dl.feedSum) {
 		n, err := io.Copy(dl.h, f) // streamed: the partial may be large
 		if err == nil && n > 0 && (st.Size < 0 || n < st.Size) {
@@ -250,9 +302,13 @@ func (dl *download) abandon(err error) {
 // interrupted reports whether err stopped a download whose bytes so far
 // are worth keeping: a transient failure (retries exhausted), a body cut
 // short (refused as truncated, but what arrived can be continued next
-// time), a cancelled context or a full disk. Other verification failures
-// and refusals are not: bytes that failed a check are never kept.
+// time) or a cancelled context. Other verification failures and refusals
+// are not: bytes that failed a check are never kept. Nor is anything
+// after a full disk: the partial is what fills it.
 func interrupted(err error) bool {
+	if errors.Is(err, ErrNoSpace) {
+		return false
+	}
 	var ie *incompleteError
 	if errors.As(err, &ie) {
 		return true
@@ -261,8 +317,7 @@ func interrupted(err error) bool {
 		return false
 	}
 	return isTransient(err) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, ErrNoSpace)
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // commit makes the verified partial the final file.
@@ -272,6 +327,11 @@ func (dl *download) commit(final string) error {
 	}
 	err := dl.f.Close()
 	dl.f = nil
+	if err == nil {
+		// Rename replaces a regular file (an earlier download of the same
+		// name) but must not replace, and so hide, a planted link.
+		err = refuseNonRegular(final)
+	}
 	if err == nil {
 		err = os.Rename(dl.partial, final)
 	}
@@ -319,12 +379,25 @@ func (dl *download) startProgress(total int64) {
 	dl.prog.set(dl.n)
 }
 
-// copyBody appends r to the partial, hashing it on the way. A write
-// failure comes back as writeError (ErrNoSpace for a full disk); a read
-// failure as is.
-func (dl *download) copyBody(r io.Reader) error {
-	n, err := pipeCopy(io.MultiWriter(fileWriter{dl.f}, dl.prog), dl.h, r)
+// copyBody appends r to the partial, hashing it on the way, and never
+// more than the announced size, or the cap (see limit): a body that goes
+// on is refused with ErrVerification. A write failure comes back as
+// writeError (ErrNoSpace for a full disk); a read failure as is.
+func (dl *download) copyBody(r io.Reader, total int64) error {
+	limit, what := dl.limit(total)
+	if dl.n > limit {
+		return fmt.Errorf("%w: %s: %s holds %d bytes, more than %s", ErrVerification, dl.a.Name, dl.partial, dl.n, what)
+	}
+	var w io.Writer = fileWriter{dl.f}
+	if dl.d.wrapWriter != nil {
+		w = dl.d.wrapWriter(w)
+	}
+	br := &boundedReader{r: r, left: limit - dl.n}
+	n, err := pipeCopy(io.MultiWriter(w, dl.prog), dl.h, br)
 	dl.n += n
+	if br.over {
+		return fmt.Errorf("%w: %s: %s sends more than %s: stopped after %d bytes", ErrVerification, dl.a.Name, dl.where, what, dl.n)
+	}
 	var we writeError
 	if errors.As(err, &we) {
 		if isNoSpace(we.err) {
@@ -333,6 +406,54 @@ func (dl *download) copyBody(r io.Reader) error {
 		return fmt.Errorf("download %s: %w", dl.a.Name, we)
 	}
 	return err
+}
+
+// limit returns the most bytes the artifact may have, and what says so:
+// the feed's size, else the size the server announced (total, -1 for
+// none), else the cap.
+func (dl *download) limit(total int64) (int64, string) {
+	switch {
+	case dl.a.Size > 0:
+		return dl.a.Size, fmt.Sprintf("the %d bytes the feed announces", dl.a.Size)
+	case total >= 0:
+		return total, fmt.Sprintf("the %d bytes the server announced", total)
+	}
+	m := dl.d.maxBytes()
+	return m, fmt.Sprintf("the %s cap for a download of unannounced size (raise it in the tool config or by flag if the artifact is really that large)", formatBytes(m))
+}
+
+// boundedReader reads at most left bytes of r; when they are used up it
+// looks one read further, and sets over (and fails) if r has more.
+type boundedReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+// errOverLimit stops pipeCopy; copyBody reports it.
+var errOverLimit = errors.New("body longer than its limit")
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		for range 100 {
+			n, err := b.r.Read(one[:])
+			if n > 0 {
+				b.over = true
+				return 0, errOverLimit
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+		return 0, io.ErrNoProgress
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // fileWriter tells write errors apart from read errors in io.Copy.
@@ -376,11 +497,11 @@ func (dl *download) copyLocal(ctx context.Context, path string) error {
 	}
 	dl.d.logf("downloading %s from %s", dl.a.Name, path)
 	dl.startProgress(st.Size())
-	if err := dl.copyBody(ctxReader{ctx, src}); err != nil {
+	if err := dl.copyBody(ctxReader{ctx, src}, st.Size()); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return fmt.Errorf("download %s: %w", dl.a.Name, cerr)
 		}
-		if errors.Is(err, ErrNoSpace) {
+		if errors.Is(err, ErrNoSpace) || errors.Is(err, ErrVerification) {
 			return err
 		}
 		return fmt.Errorf("download %s from %s: %w", dl.a.Name, path, err)
@@ -465,6 +586,9 @@ func (dl *download) attempt(ctx context.Context, client *http.Client) error {
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				return fmt.Errorf("download %s: %w", name, cerr)
+			}
+			if errors.Is(err, ErrVerification) { // a refused redirect
+				return fmt.Errorf("download %s from %s: %w", name, dl.where, unwrapURLError(err))
 			}
 			err = fmt.Errorf("download %s: %s cannot be reached: %w", name, dl.where, unwrapURLError(err))
 			if retryableTransport(err) {
@@ -554,7 +678,7 @@ func (dl *download) accept(resp *http.Response, ranged bool) (total int64, again
 // connection) is a transient incompleteError.
 func (dl *download) readBody(ctx context.Context, body io.Reader, total int64) error {
 	dl.startProgress(total)
-	err := dl.copyBody(body)
+	err := dl.copyBody(body, total)
 	var we writeError
 	switch {
 	case err == nil:
@@ -565,15 +689,16 @@ func (dl *download) readBody(ctx context.Context, body io.Reader, total int64) e
 		}
 	case ctx.Err() != nil:
 		return fmt.Errorf("download %s: %w", dl.a.Name, ctx.Err())
-	case errors.Is(err, ErrNoSpace), errors.As(err, &we):
+	case errors.Is(err, ErrNoSpace), errors.Is(err, ErrVerification), errors.As(err, &we):
 		return err
 	}
 	return transient(fmt.Errorf("download %s from %s: %w", dl.a.Name, dl.where,
 		&incompleteError{got: dl.n, want: total, cause: unwrapURLError(err)}))
 }
 
-// permanentRedirects marks a refused redirect so that it is not retried.
-// c is a copy made by guardRedirects.
+// permanentRedirects marks a refused redirect so that it is not retried,
+// and one guardRedirects refused (it changes the artifact's kind) as a
+// verification failure. c is a copy made by guardRedirects.
 func permanentRedirects(c *http.Client) *http.Client {
 	check := c.CheckRedirect
 	if check == nil {
@@ -581,6 +706,10 @@ func permanentRedirects(c *http.Client) *http.Client {
 	}
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if err := check(req, via); err != nil && err != http.ErrUseLastResponse {
+			var re *refusedRedirectError
+			if errors.As(err, &re) {
+				err = fmt.Errorf("%w: %w", ErrVerification, err)
+			}
 			return &permanentError{err}
 		} else if err != nil {
 			return err

@@ -73,5 +73,5 @@ func (s *FileSource) Artifact(rel *Release, goos string) (Artifact, error) {
 	if goos == "windows" {
 		name = "adldap-" + tagFor(rel.Version) + ".msi"
 	}
-	return Artifact{Name: name, URL: s.Path}, nil
+	return originChecked(s.Path, Artifact{Name: name, URL: s.Path})
 }

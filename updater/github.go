@@ -52,6 +52,12 @@ type Artifact struct {
 	// digest the feed published over HTTPS, TrustSignature for one in a
 	// signed mirror's metadata. Empty means TrustDigest.
 	Trust Trust
+	// Feed is the location of the feed that named the artifact, as
+	// given (it may hold credentials: redact before showing it). Each
+	// Source's Artifact sets it; Fetch then checks the origin again
+	// (CheckArtifactOrigin) right before the download. "" for an
+	// artifact no feed named (a file the admin gave).
+	Feed string
 }
 
 // Trust is the basis on which a downloaded artifact was accepted.
@@ -228,12 +234,34 @@ func (f *GitHubFeed) Release(ctx context.Context, v string) (*Release, error) {
 }
 
 // Artifact returns the source tarball on Linux (GitHub publishes no digest
-// for it) and the MSI asset, with its digest, on Windows.
+// for it) and the MSI asset, with its digest, on Windows. An artifact
+// whose location is not of the feed's kind (see CheckArtifactOrigin) or
+// whose name is not a plain file name is refused with ErrVerification.
 func (f *GitHubFeed) Artifact(rel *Release, goos string) (Artifact, error) {
+	a := rel.SourceArtifact()
 	if goos == "windows" {
-		return rel.MSIArtifact()
+		var err error
+		if a, err = rel.MSIArtifact(); err != nil {
+			return Artifact{}, err
+		}
 	}
-	return rel.SourceArtifact(), nil
+	return originChecked(f.BaseURL, a)
+}
+
+// originChecked returns a with Feed set to feed, once its name and
+// location pass checkArtifactName and CheckArtifactOrigin.
+func originChecked(feed string, a Artifact) (Artifact, error) {
+	if a.URL == "" {
+		return Artifact{}, fmt.Errorf("feed %s gives no location for %s", redact.URL(feed), a.Name)
+	}
+	if err := checkArtifactName(a.Name); err != nil {
+		return Artifact{}, fmt.Errorf("feed %s: %w", redact.URL(feed), err)
+	}
+	if err := CheckArtifactOrigin(feed, a.URL); err != nil {
+		return Artifact{}, err
+	}
+	a.Feed = feed
+	return a, nil
 }
 
 // Releases returns every non-draft release, newest version first.
@@ -284,32 +312,18 @@ func (f *GitHubFeed) list(ctx context.Context, pages int) ([]*Release, error) {
 	next := base + "/releases?per_page=100"
 	var out []*Release
 	for page := 0; page < pages && next != ""; page++ {
-		var raw []ghRelease
-		link, err := f.getJSON(ctx, next, &raw)
+		body, link, err := f.get(ctx, next)
 		if err != nil {
 			return nil, err
 		}
-		for _, g := range raw {
-			v, err := ParseVersion(g.TagName)
-			if err != nil {
-				continue
-			}
-			r := &Release{
-				Version:     v,
-				Tag:         g.TagName,
-				Prerelease:  g.Prerelease || v.Prerelease() != "",
-				Draft:       g.Draft,
-				TarballURL:  g.TarballURL,
-				PublishedAt: g.PublishedAt,
-			}
-			for _, a := range g.Assets {
-				r.Assets = append(r.Assets, Asset{Name: a.Name, URL: a.BrowserDownloadURL, Size: a.Size, Digest: a.Digest})
-			}
-			out = append(out, r)
+		rels, err := parseGitHubReleases(body)
+		if err != nil {
+			return nil, fmt.Errorf("release feed %s: response is not GitHub release JSON: %w", redact.URL(next), err)
 		}
+		out = append(out, rels...)
 		next = nextLink(link)
 		if next != "" {
-			if err := CheckFeedURL(next); err != nil {
+			if err := checkNextPage(base, next); err != nil {
 				return nil, fmt.Errorf("release feed pagination: %w", err)
 			}
 		}
@@ -317,15 +331,63 @@ func (f *GitHubFeed) list(ctx context.Context, pages int) ([]*Release, error) {
 	return out, nil
 }
 
+// parseGitHubReleases decodes one page of GitHub's /releases JSON.
+// Releases whose tag is not a version are skipped. It trusts nothing in
+// the body: locations are checked when an artifact is chosen (Artifact).
+func parseGitHubReleases(body []byte) ([]*Release, error) {
+	var raw []ghRelease
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, err
+	}
+	var out []*Release
+	for _, g := range raw {
+		v, err := ParseVersion(g.TagName)
+		if err != nil {
+			continue
+		}
+		r := &Release{
+			Version:     v,
+			Tag:         g.TagName,
+			Prerelease:  g.Prerelease || v.Prerelease() != "",
+			Draft:       g.Draft,
+			TarballURL:  g.TarballURL,
+			PublishedAt: g.PublishedAt,
+		}
+		for _, a := range g.Assets {
+			r.Assets = append(r.Assets, Asset{Name: a.Name, URL: a.BrowserDownloadURL, Size: a.Size, Digest: a.Digest})
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// checkNextPage refuses a pagination link that CheckFeedURL refuses or
+// that changes the feed's kind (a remote feed paging to a loopback host).
+func checkNextPage(base, next string) error {
+	if err := CheckFeedURL(next); err != nil {
+		return err
+	}
+	b, _, _ := classifyURL(base)
+	n, _, _ := classifyURL(next)
+	if b == nil || n == nil {
+		return fmt.Errorf("next page %s is not a URL", redact.URL(next))
+	}
+	if reason := remoteOriginProblem(b, n); reason != "" {
+		return fmt.Errorf("next page %s refused: %s", redact.URL(next), reason)
+	}
+	return nil
+}
+
 // maxFeedBody bounds a feed response.
 const maxFeedBody = 32 << 20
 
-// getJSON GETs u, decodes its JSON body into v and returns the Link header.
-func (f *GitHubFeed) getJSON(ctx context.Context, u string, v any) (link string, err error) {
+// get GETs u and returns its body (at most maxFeedBody bytes) and Link
+// header.
+func (f *GitHubFeed) get(ctx context.Context, u string) (body []byte, link string, err error) {
 	red := redact.URL(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return "", fmt.Errorf("release feed %s: %s", red, parseErrorReason(err))
+		return nil, "", fmt.Errorf("release feed %s: %s", red, parseErrorReason(err))
 	}
 	req.Header.Set("Accept", "application/vnd.github+json")
 	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
@@ -336,23 +398,20 @@ func (f *GitHubFeed) getJSON(ctx context.Context, u string, v any) (link string,
 	req.Header.Set("User-Agent", ua)
 	resp, err := guardRedirects(f.Client).Do(req)
 	if err != nil {
-		return "", fmt.Errorf("release feed %s cannot be reached: %w", red, unwrapURLError(err))
+		return nil, "", fmt.Errorf("release feed %s cannot be reached: %w", red, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", feedStatusError(red, resp)
+		return nil, "", feedStatusError(red, resp)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFeedBody+1))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxFeedBody+1))
 	if err != nil {
-		return "", fmt.Errorf("release feed %s: read response: %w", red, unwrapURLError(err))
+		return nil, "", fmt.Errorf("release feed %s: read response: %w", red, unwrapURLError(err))
 	}
 	if len(body) > maxFeedBody {
-		return "", fmt.Errorf("release feed %s: response larger than %d MB", red, maxFeedBody>>20)
+		return nil, "", fmt.Errorf("release feed %s: response larger than %d MB", red, maxFeedBody>>20)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return "", fmt.Errorf("release feed %s: response is not GitHub release JSON: %w", red, err)
-	}
-	return resp.Header.Get("Link"), nil
+	return body, resp.Header.Get("Link"), nil
 }
 
 func feedStatusError(red string, resp *http.Response) error {
@@ -407,7 +466,9 @@ func nextLink(h string) string {
 }
 
 // guardRedirects returns a copy of c that refuses redirects to anything
-// CheckFeedURL would refuse (an https feed must not be downgraded to http).
+// CheckFeedURL would refuse (an https feed must not be downgraded to http)
+// and redirects that change the first request's kind (a remote URL sent
+// to a loopback host; see CheckArtifactOrigin).
 func guardRedirects(c *http.Client) *http.Client {
 	if c == nil {
 		c = http.DefaultClient
@@ -416,7 +477,10 @@ func guardRedirects(c *http.Client) *http.Client {
 	prev := c.CheckRedirect
 	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if err := checkRemote(req.URL); err != nil {
-			return fmt.Errorf("redirect: %w", err)
+			return &refusedRedirectError{fmt.Errorf("redirect: %w", err)}
+		}
+		if err := checkRedirectOrigin(req, via); err != nil {
+			return &refusedRedirectError{err}
 		}
 		if prev != nil {
 			return prev(req, via)

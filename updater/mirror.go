@@ -22,7 +22,6 @@ import (
 	"aead.dev/minisign"
 
 	"github.com/adldapctl/adldapctl/internal/redact"
-	"github.com/adldapctl/adldapctl/platform"
 )
 
 // Mirror file names and limits.
@@ -36,6 +35,12 @@ const (
 
 	maxMirrorMeta = 10 << 20 // releases.json
 	maxMinisig    = 4 << 10  // any .minisig
+
+	// MaxMirrorValidity is how far ahead a mirror's expiry may lie.
+	// Further is refused: an expiry that never comes disables the freeze
+	// protection (a signer's mistake, or metadata made to outlive a key
+	// compromise). BuildMirror refuses to write such metadata.
+	MaxMirrorValidity = 400 * 24 * time.Hour
 )
 
 // Platforms of connector artifacts in a mirror.
@@ -92,7 +97,9 @@ type MirrorFeed struct {
 	// PublicKey is the trusted minisign key (see LoadPublicKey).
 	PublicKey minisign.PublicKey
 	// CounterFile records, per key ID, the highest metadata counter
-	// accepted, so a mirror cannot be rolled back to older metadata.
+	// accepted and the sha256 of the releases.json accepted with it, so a
+	// mirror can neither be rolled back to older metadata nor serve other
+	// metadata under the same counter. It is written 0600, atomically.
 	// "" means no memory across runs.
 	CounterFile string
 	// Now returns the current time; nil means time.Now.
@@ -123,7 +130,15 @@ func (f *MirrorFeed) Artifact(rel *Release, goos string) (Artifact, error) {
 		return Artifact{}, fmt.Errorf("%w: mirror %s lists %s without a sha256", ErrVerification, f.where(), a.Name)
 	}
 	a.Trust = TrustSignature
-	return a, nil
+	remote, local, err := f.base()
+	if err != nil {
+		return Artifact{}, err
+	}
+	feed := local
+	if remote != nil {
+		feed = remote.String()
+	}
+	return originChecked(feed, a)
 }
 
 // IsMirrorFeed reports whether a --feed value names a signed mirror rather
@@ -393,28 +408,46 @@ func (f *MirrorFeed) load(ctx context.Context) (*MirrorMeta, error) {
 	}
 
 	// From here on the bytes are the signer's.
-	var m MirrorMeta
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("mirror %s: %s is signed but not valid metadata: %v", f.where(), MirrorMetaFile, err)
-	}
-	if m.Schema != MirrorSchema {
-		return nil, fmt.Errorf("mirror %s: %s has schema %d, this adldapctl reads schema %d: update adldapctl", f.where(), MirrorMetaFile, m.Schema, MirrorSchema)
-	}
 	now := time.Now
 	if f.Now != nil {
 		now = f.Now
 	}
-	if m.Expires.IsZero() {
-		return nil, fmt.Errorf("mirror %s: %w: metadata has no expiry (freeze attack or broken mirror: rebuild it with adldapctl mirror build)", f.where(), ErrVerification)
+	m, err := parseMirrorMeta(data, now())
+	if err != nil {
+		return nil, fmt.Errorf("mirror %s: %w", f.where(), err)
 	}
-	if !now().Before(m.Expires) {
-		return nil, fmt.Errorf("mirror %s: %w: metadata expired at %s (freeze attack or stale mirror: refresh the mirror)", f.where(), ErrVerification, m.Expires.UTC().Format(time.RFC3339))
+	if err := f.checkCounter(m.Counter, data); err != nil {
+		return nil, fmt.Errorf("mirror %s: %w", f.where(), err)
+	}
+	return m, nil
+}
+
+// parseMirrorMeta decodes and checks the content of a releases.json whose
+// signature has been verified: schema, expiry (set, not past, not more
+// than MaxMirrorValidity after now) and every entry (validate). Refusals
+// of the expiry or of an entry wrap ErrVerification; malformed JSON and a
+// schema this build cannot read do not (a broken mirror or an old
+// adldapctl, not a verification failure).
+func parseMirrorMeta(data []byte, now time.Time) (*MirrorMeta, error) {
+	var m MirrorMeta
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s is signed but not valid metadata: %v", MirrorMetaFile, err)
+	}
+	if m.Schema != MirrorSchema {
+		return nil, fmt.Errorf("%s has schema %d, this adldapctl reads schema %d: update adldapctl", MirrorMetaFile, m.Schema, MirrorSchema)
+	}
+	if m.Expires.IsZero() {
+		return nil, fmt.Errorf("%w: metadata has no expiry (freeze attack or broken mirror: rebuild it with adldapctl mirror build)", ErrVerification)
+	}
+	if !now.Before(m.Expires) {
+		return nil, fmt.Errorf("%w: metadata expired at %s (freeze attack or stale mirror: refresh the mirror)", ErrVerification, m.Expires.UTC().Format(time.RFC3339))
+	}
+	if m.Expires.Sub(now) > MaxMirrorValidity {
+		return nil, fmt.Errorf("%w: metadata expires at %s, more than %d days ahead (a signer's mistake, or metadata made to outlive its key: rebuild the mirror with an expiry within %d days)",
+			ErrVerification, m.Expires.UTC().Format(time.RFC3339), int(MaxMirrorValidity.Hours()/24), int(MaxMirrorValidity.Hours()/24))
 	}
 	if err := m.validate(); err != nil {
-		return nil, fmt.Errorf("mirror %s: %w: %v", f.where(), ErrVerification, err)
-	}
-	if err := f.checkCounter(m.Counter); err != nil {
-		return nil, fmt.Errorf("mirror %s: %w", f.where(), err)
+		return nil, fmt.Errorf("%w: %v", ErrVerification, err)
 	}
 	return &m, nil
 }
@@ -494,11 +527,13 @@ func checkMirrorEntry(file string, size int64, sum string) error {
 }
 
 // checkMirrorFile refuses a metadata file name that is not a plain
-// relative "/"-separated path inside the mirror.
+// relative "/"-separated path inside the mirror. '%' is refused too: in a
+// remote mirror's URL "%2e%2e" is ".." to the server, and a bad escape
+// made the URL the mirror's root (found by FuzzMirrorMeta).
 func checkMirrorFile(file string) error {
 	bad := file == "" ||
 		strings.HasPrefix(file, "/") ||
-		strings.ContainsAny(file, `\:`) ||
+		strings.ContainsAny(file, `\:%`) ||
 		strings.ContainsFunc(file, func(r rune) bool { return r < ' ' || r == 0x7f })
 	if !bad {
 		for _, seg := range strings.Split(file, "/") {
@@ -517,48 +552,78 @@ func checkMirrorFile(file string) error {
 	return nil
 }
 
+// counterEntry is what the counter file keeps per key ID: the highest
+// metadata counter accepted and the sha256 of the releases.json accepted
+// with it. Files written before the digest was kept hold the bare counter
+// ({"<key ID>": 7}); they still load, and gain the digest on next use.
+type counterEntry struct {
+	Counter uint64 `json:"counter"`
+	SHA256  string `json:"sha256,omitempty"`
+}
+
 // checkCounter refuses a metadata counter lower than the highest one
-// accepted for this key, and records a higher one.
-func (f *MirrorFeed) checkCounter(counter uint64) error {
+// accepted for this key, or equal to it with other content (data is the
+// verified releases.json), and records a higher one with data's digest.
+func (f *MirrorFeed) checkCounter(counter uint64, data []byte) error {
 	if f.CounterFile == "" {
 		return nil
 	}
+	h := sha256.Sum256(data)
+	sum := hex.EncodeToString(h[:])
 	id := keyIDHex(f.PublicKey.ID())
 	counters, err := readCounters(f.CounterFile)
 	if err != nil {
 		return err
 	}
 	if prev, ok := counters[id]; ok {
-		if counter < prev {
-			return fmt.Errorf("%w: metadata counter %d is lower than %d already accepted (rollback attack or stale mirror)", ErrVerification, counter, prev)
+		if counter < prev.Counter {
+			return fmt.Errorf("%w: metadata counter %d is lower than %d already accepted (rollback attack or stale mirror)", ErrVerification, counter, prev.Counter)
 		}
-		if counter == prev {
+		if counter == prev.Counter && prev.SHA256 != "" {
+			if prev.SHA256 != sum {
+				return fmt.Errorf("%w: metadata counter %d was already accepted with other content (%s sha256 %s, accepted %s): "+
+					"a mirror must raise the counter on every publication (replayed or mixed metadata, or a mirror rebuilt with the same --counter: rebuild it without --counter)",
+					ErrVerification, counter, MirrorMetaFile, sum, prev.SHA256)
+			}
 			return nil
 		}
 	}
-	counters[id] = counter
-	data, err := json.MarshalIndent(counters, "", "  ")
+	counters[id] = counterEntry{Counter: counter, SHA256: sum}
+	out, err := json.MarshalIndent(counters, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := platform.WriteFileAtomic(f.CounterFile, append(data, '\n'), 0o644); err != nil {
+	if err := writeOwnFile(f.CounterFile, append(out, '\n')); err != nil {
 		return fmt.Errorf("record mirror metadata counter in %s: %w", f.CounterFile, err)
 	}
 	return nil
 }
 
 // readCounters reads the counter file; a missing file is an empty map.
-func readCounters(name string) (map[string]uint64, error) {
-	counters := map[string]uint64{}
-	data, err := readCapped(name, 1<<20)
+func readCounters(name string) (map[string]counterEntry, error) {
+	counters := map[string]counterEntry{}
+	data, err := readOwnFile(name, 1<<20)
 	if errors.Is(err, fs.ErrNotExist) {
 		return counters, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read mirror counter file: %w", err)
 	}
-	if err := json.Unmarshal(data, &counters); err != nil {
-		return nil, fmt.Errorf("mirror counter file %s is corrupt (%v): restore it, or delete it to accept the mirror's current metadata", name, err)
+	corrupt := func(err error) error {
+		return fmt.Errorf("mirror counter file %s is corrupt (%v): restore it, or delete it to accept the mirror's current metadata", name, err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, corrupt(err)
+	}
+	for id, v := range raw {
+		var e counterEntry
+		if err := json.Unmarshal(v, &e.Counter); err != nil { // the older format: the bare counter
+			if err := json.Unmarshal(v, &e); err != nil {
+				return nil, corrupt(fmt.Errorf("key %s: %v", id, err))
+			}
+		}
+		counters[id] = e
 	}
 	return counters, nil
 }

@@ -341,6 +341,8 @@ func TestMirrorFeedRefusesUnsafeEntries(t *testing.T) {
 		{"drive", map[string]any{"platform": "windows", "file": "C:/x.msi", "size": 1, "sha256": sum}},
 		{"url", map[string]any{"platform": "windows", "file": "https://evil.example/x.msi", "size": 1, "sha256": sum}},
 		{"empty segment", map[string]any{"platform": "linux", "file": "a//x.tar.gz", "size": 1, "sha256": sum}},
+		{"escaped dot-dot", map[string]any{"platform": "linux", "file": "%2e%2e/x.tar.gz", "size": 1, "sha256": sum}},
+		{"bad escape", map[string]any{"platform": "linux", "file": "a%0X.tar.gz", "size": 1, "sha256": sum}},
 		{"empty", map[string]any{"platform": "linux", "file": "", "size": 1, "sha256": sum}},
 		{"bad digest", map[string]any{"platform": "linux", "file": "x.tar.gz", "size": 1, "sha256": "abc"}},
 		{"no size", map[string]any{"platform": "linux", "file": "x.tar.gz", "size": 0, "sha256": sum}},
@@ -389,13 +391,13 @@ func TestMirrorFeedCounter(t *testing.T) {
 	}
 	stored := func() map[string]uint64 {
 		t.Helper()
-		b, err := os.ReadFile(counters)
+		entries, err := readCounters(counters)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := map[string]uint64{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
+		for id, e := range entries {
+			m[id] = e.Counter
 		}
 		return m
 	}

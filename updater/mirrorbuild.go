@@ -86,6 +86,9 @@ func BuildMirror(dir string, key minisign.PrivateKey, o BuildOptions) (*MirrorMe
 	if !expires.After(t) {
 		return nil, fmt.Errorf("mirror build: expiry %s is not in the future", expires.Format(time.RFC3339))
 	}
+	if expires.Sub(t) > MaxMirrorValidity {
+		return nil, fmt.Errorf("mirror build: expiry %s is more than %d days ahead: clients would refuse the metadata", expires.Format(time.RFC3339), int(MaxMirrorValidity.Hours()/24))
+	}
 
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -3,12 +3,10 @@ package updater
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/adldapctl/adldapctl/internal/redact"
-	"github.com/adldapctl/adldapctl/platform"
 )
 
 // partialState is the sidecar <name>.partial.json that makes a kept
@@ -37,7 +35,7 @@ func sidecarPath(partial string) string { return partial + ".json" }
 // readPartialState returns the sidecar, or nil when it is missing or
 // unreadable (then the partial is not resumable).
 func readPartialState(path string) *partialState {
-	b, err := os.ReadFile(path)
+	b, err := readOwnFile(path, 64<<10)
 	if err != nil {
 		return nil
 	}
@@ -62,7 +60,7 @@ func writePartialState(path string, st *partialState) error {
 	if err != nil {
 		return err
 	}
-	return platform.WriteFileAtomic(path, append(b, '\n'), 0o644)
+	return writeOwnFile(path, append(b, '\n'))
 }
 
 // validatorOf returns what to send as If-Range to continue resp's body: a
