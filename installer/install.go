@@ -433,6 +433,7 @@ func (in *Installer) registerService() (bool, error) {
 	changed, err := p.Services().Install(platform.ServiceSpec{
 		Name: platform.ServiceName, DisplayName: "Auth0 ADLDAP", Description: "Auth0 AD/LDAP Connector",
 		Exec: node, Args: []string{"server.js"}, WorkingDir: p.Paths.InstallDir, LogFile: p.Paths.LogFile,
+		Env:  map[string]string{"NODE_ENV": "production"},
 		Unit: unit, Logrotate: packaging.RenderLogrotate(unrooted(p, p.Paths.LogFile)),
 	})
 	if err != nil {
