@@ -55,7 +55,17 @@ do_start() {
 	# --output appends (O_APPEND): logrotate's copytruncate keeps it valid.
 	start-stop-daemon --start --quiet --oknodo --background \
 		--make-pidfile --pidfile "$PIDFILE" --chdir "$WORKDIR" --umask 077 \
-		--output "$LOGFILE" --exec "$EXEC" --{{range .Args}} {{q .}}{{end}}
+		--output "$LOGFILE" --exec "$EXEC" --{{range .Args}} {{q .}}{{end}} || return
+	# It returns once the child is forked, before it runs $EXEC: wait for
+	# that (5 s at most), so a status right after start tells the truth.
+	i=0
+	while [ "$i" -lt 50 ]; do
+		status >/dev/null 2>&1 && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "$NAME did not start: see $LOGFILE" >&2
+	return 1
 }
 
 do_stop() {

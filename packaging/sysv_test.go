@@ -35,7 +35,7 @@ func TestRenderSysVInitGolden(t *testing.T) {
 		"PIDFILE=/run/auth0-adldap.pid\n",
 		"export NODE_ENV=production\n",
 		"--chdir \"$WORKDIR\"",
-		"--output \"$LOGFILE\" --exec \"$EXEC\" -- server.js\n",
+		"--output \"$LOGFILE\" --exec \"$EXEC\" -- server.js || return\n",
 	} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("init script lacks %q", want)
