@@ -111,7 +111,7 @@ func TestLinuxSysvInstallUpdateUninstall(t *testing.T) {
 
 	// A crash leaves the pidfile: status says failed; service start
 	// brings it back; restart gives a new process.
-	c.ExecOK(t, "kill", "-9", strconv.Itoa(pid1))
+	c.ExecOK(t, "/bin/sh", "-c", "kill -9 "+strconv.Itoa(pid1)) // kill is a shell builtin here (no procps)
 	waitServiceActive(t, adl, "failed")
 	if stdout, stderr, code = adl("service", "start"); code != 0 || !strings.Contains(stdout, "active/running") {
 		t.Fatalf("service start after a crash: exit %d\n%s%s", code, stdout, stderr)
