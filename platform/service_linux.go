@@ -17,7 +17,7 @@ import (
 
 func (p *Platform) hostServices() ServiceManager {
 	if err := p.checkServiceSupport(); err != nil {
-		return unsupportedServices{err}
+		return unsupportedServices{err: err, script: join(p.Root, "/etc/init.d/"+ServiceName)}
 	}
 	switch p.Init {
 	case "systemd":
@@ -61,15 +61,26 @@ var errInitNotSupported = fmt.Errorf("is %w", ErrNotSupported)
 
 // unsupportedServices is the manager on a host whose init we do not drive:
 // every call fails with the reason and what to do.
-type unsupportedServices struct{ err error }
+type unsupportedServices struct {
+	err    error
+	script string // /etc/init.d/<name>
+}
 
 func (u unsupportedServices) Install(ServiceSpec) (bool, error) { return false, u.err }
 
-// Uninstall has nothing to undo: nothing is ever registered on such a host.
-func (u unsupportedServices) Uninstall(string) error { return nil }
-func (u unsupportedServices) Start(string) error     { return u.err }
-func (u unsupportedServices) Stop(string) error      { return u.err }
-func (u unsupportedServices) Restart(string) error   { return u.err }
+// Uninstall has nothing of ours to undo: nothing is registered on such a
+// host. A script an older adldapctl registered through kardianos/service
+// is named, not silently left behind.
+func (u unsupportedServices) Uninstall(name string) error {
+	if _, err := os.Stat(u.script); err == nil {
+		return fmt.Errorf("%s was registered by an older adldapctl and %w; stop it and remove it and its runlevel links by hand (for OpenRC: rc-update del %s)",
+			u.script, errInitNotSupported, name)
+	}
+	return nil
+}
+func (u unsupportedServices) Start(string) error   { return u.err }
+func (u unsupportedServices) Stop(string) error    { return u.err }
+func (u unsupportedServices) Restart(string) error { return u.err }
 func (u unsupportedServices) Status(string) (ServiceState, error) {
 	return ServiceState{Active: "unknown", Note: u.err.Error()}, u.err
 }

@@ -255,6 +255,16 @@ func TestCheckServiceSupport(t *testing.T) {
 		if _, err := p.Services().Install(sysvSpec); !errors.Is(err, ErrNotSupported) {
 			t.Errorf("%s: Install: %v", init, err)
 		}
+		p.Root = t.TempDir() // hostServices itself, on files under a temp root
+		if err := p.hostServices().Uninstall(ServiceName); err != nil {
+			t.Errorf("%s: Uninstall with nothing registered: %v", init, err)
+		}
+		// An old kardianos/service script is named, not left silently.
+		os.MkdirAll(filepath.Join(p.Root, "etc/init.d"), 0o755)
+		os.WriteFile(filepath.Join(p.Root, "etc/init.d", ServiceName), []byte("#!/bin/sh\n"), 0o755)
+		if err := p.hostServices().Uninstall(ServiceName); !errors.Is(err, ErrNotSupported) || !strings.Contains(err.Error(), "by hand") {
+			t.Errorf("%s: Uninstall with an old script: %v", init, err)
+		}
 	}
 	for _, p := range []*Platform{{OS: "linux", Init: "systemd"}, {OS: "linux", Init: "none", Root: t.TempDir()}} {
 		if err := p.CheckServiceSupport(); err != nil {
