@@ -28,7 +28,7 @@ type Paths struct {
 	InstallDir    string // the connector's program folder
 	ConfigFile    string // <InstallDir>/config.json
 	LogFile       string // the connector's log
-	UnitFile      string // systemd unit (Linux)
+	UnitFile      string // service definition (Linux): the systemd unit, or the init script on a SysV host
 	LogrotateFile string // logrotate snippet (Linux)
 	StateDir      string // adldapctl's own state: install record, journal, lock
 	LockFile      string
@@ -44,7 +44,7 @@ type Platform struct {
 	Distro   string // os-release ID, e.g. "debian"
 	Family   string // debian, rhel, suse, alpine, or "" when unknown
 	Version  string // os-release VERSION_ID
-	Init     string // "systemd", "sysv", "openrc", "windows", or "none" under --root
+	Init     string // "systemd", "sysv", "openrc", "runit", "s6-svscan", "windows", or "none" under --root
 	Root     string // "" or the --root prefix
 	Paths    Paths
 	NodePath string // node executable found on PATH (Linux), "" when missing
@@ -96,6 +96,9 @@ func DetectWith(o DetectOptions) (*Platform, error) {
 		p.Family = DistroFamily(rel["ID"], rel["ID_LIKE"])
 		p.Paths = linuxPaths(root, p.Family)
 		p.Init = detectInit(root)
+		if p.Init == "sysv" {
+			p.Paths.UnitFile = join(root, "/etc/init.d/"+ServiceName)
+		}
 	}
 	look := o.LookPath
 	if look == nil {
@@ -172,8 +175,13 @@ func detectInit(root string) string {
 	if fi, err := os.Stat("/run/systemd/system"); err == nil && fi.IsDir() {
 		return "systemd"
 	}
-	if b, err := os.ReadFile("/proc/1/comm"); err == nil && strings.TrimSpace(string(b)) == "systemd" {
-		return "systemd"
+	if b, err := os.ReadFile("/proc/1/comm"); err == nil {
+		switch comm := strings.TrimSpace(string(b)); comm {
+		case "systemd":
+			return "systemd"
+		case "runit", "s6-svscan", "openrc-init":
+			return strings.TrimSuffix(comm, "-init")
+		}
 	}
 	if _, err := os.Stat("/sbin/openrc-run"); err == nil {
 		return "openrc"

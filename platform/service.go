@@ -66,6 +66,18 @@ func (p *Platform) Services() ServiceManager {
 	return p.hostServices()
 }
 
+// CheckServiceSupport reports whether this host's service manager can run
+// the connector, before anything is written: nil under --root, with
+// systemd, and with SysV init on a host with start-stop-daemon (Debian
+// family); otherwise an error wrapping ErrNotSupported that says what to do
+// (OpenRC and other inits are refused, not half-served).
+func (p *Platform) CheckServiceSupport() error {
+	if p.Sandboxed() {
+		return nil
+	}
+	return p.checkServiceSupport()
+}
+
 // ErrServiceUnhealthy is wrapped when a service crashes, restart-loops or
 // does not stay up.
 var ErrServiceUnhealthy = errors.New("service is not healthy")
@@ -93,8 +105,10 @@ func PollRunning(ctx context.Context, m ServiceManager, name string, stable time
 			firstRestarts = st.Restarts
 		}
 		switch {
-		case st.Active == "failed" || st.Sub == "auto-restart" || st.Restarts > firstRestarts:
+		case st.Sub == "auto-restart" || st.Restarts > firstRestarts:
 			return st, fmt.Errorf("%w: %s exited after starting and systemd is restarting it (state %s/%s)", ErrServiceUnhealthy, name, st.Active, st.Sub)
+		case st.Active == "failed":
+			return st, fmt.Errorf("%w: %s exited after starting (state %s/%s)", ErrServiceUnhealthy, name, st.Active, st.Sub)
 		case st.Running():
 			if upSince.IsZero() {
 				upSince = time.Now()

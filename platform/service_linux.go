@@ -16,10 +16,76 @@ import (
 )
 
 func (p *Platform) hostServices() ServiceManager {
-	if p.Init == "systemd" {
-		return &systemdServices{p: p}
+	if err := p.checkServiceSupport(); err != nil {
+		return unsupportedServices{err: err, script: join(p.Root, "/etc/init.d/"+ServiceName)}
 	}
-	return &genericServices{p: p}
+	switch p.Init {
+	case "systemd":
+		return &systemdServices{p: p}
+	default: // "sysv", checked above
+		return newSysvServices(p)
+	}
+}
+
+// checkServiceSupport: systemd, and SysV init on a host with
+// start-stop-daemon (the Debian family), are driven for real. Anything
+// else is refused before anything is written: kardianos/service's own
+// SysV/OpenRC scripts start node without a working directory and leave
+// rc?.d links behind, and we do not ship a half-working path.
+func (p *Platform) checkServiceSupport() error {
+	switch p.Init {
+	case "systemd":
+		return nil
+	case "sysv":
+		if _, err := lookSbin("start-stop-daemon"); err != nil {
+			return p.unsupportedInit("sysv without start-stop-daemon")
+		}
+		if fi, err := os.Stat(join(p.Root, "/etc/init.d")); err != nil || !fi.IsDir() {
+			return p.unsupportedInit("sysv without /etc/init.d")
+		}
+		return nil
+	default:
+		return p.unsupportedInit(p.Init)
+	}
+}
+
+func (p *Platform) unsupportedInit(what string) error {
+	return fmt.Errorf("this host's init system (%s) %w: install systemd, or run the connector under your own supervisor "+
+		"(working directory %s, command `node server.js`, output appended to %s)",
+		what, errInitNotSupported, p.Paths.InstallDir, p.Paths.LogFile)
+}
+
+// errInitNotSupported reads well inside the sentence above and is still
+// ErrNotSupported for errors.Is.
+var errInitNotSupported = fmt.Errorf("is %w", ErrNotSupported)
+
+// unsupportedServices is the manager on a host whose init we do not drive:
+// every call fails with the reason and what to do.
+type unsupportedServices struct {
+	err    error
+	script string // /etc/init.d/<name>
+}
+
+func (u unsupportedServices) Install(ServiceSpec) (bool, error) { return false, u.err }
+
+// Uninstall has nothing of ours to undo: nothing is registered on such a
+// host. A script an older adldapctl registered through kardianos/service
+// is named, not silently left behind.
+func (u unsupportedServices) Uninstall(name string) error {
+	if _, err := os.Stat(u.script); err == nil {
+		return fmt.Errorf("%s was registered by an older adldapctl and %w; stop it and remove it and its runlevel links by hand (for OpenRC: rc-update del %s)",
+			u.script, errInitNotSupported, name)
+	}
+	return nil
+}
+func (u unsupportedServices) Start(string) error   { return u.err }
+func (u unsupportedServices) Stop(string) error    { return u.err }
+func (u unsupportedServices) Restart(string) error { return u.err }
+func (u unsupportedServices) Status(string) (ServiceState, error) {
+	return ServiceState{Active: "unknown", Note: u.err.Error()}, u.err
+}
+func (u unsupportedServices) WaitRunning(context.Context, string, time.Duration) (ServiceState, error) {
+	return u.Status("")
 }
 
 // systemdServices registers units through kardianos/service (with our own
@@ -143,73 +209,4 @@ func systemctl(args ...string) error {
 		return fmt.Errorf("systemctl %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
-}
-
-// genericServices drives SysV/OpenRC through kardianos/service's own
-// scripts. Output then goes where those scripts send it.
-type genericServices struct{ p *Platform }
-
-func (g *genericServices) svc(name string, spec *ServiceSpec) (service.Service, error) {
-	c := &service.Config{Name: name}
-	if spec != nil {
-		c.DisplayName, c.Description = spec.DisplayName, spec.Description
-		c.Executable, c.Arguments, c.WorkingDirectory = spec.Exec, spec.Args, spec.WorkingDir
-	}
-	return service.New(noopProgram{}, c)
-}
-
-func (g *genericServices) Install(spec ServiceSpec) (bool, error) {
-	s, err := g.svc(spec.Name, &spec)
-	if err != nil {
-		return false, err
-	}
-	if _, err := s.Status(); err == nil {
-		return false, nil
-	}
-	if err := s.Install(); err != nil {
-		return false, fmt.Errorf("register %s with %s: %w", spec.Name, service.Platform(), err)
-	}
-	return true, nil
-}
-
-func (g *genericServices) do(name string, f func(service.Service) error) error {
-	s, err := g.svc(name, nil)
-	if err != nil {
-		return err
-	}
-	return f(s)
-}
-
-func (g *genericServices) Uninstall(name string) error {
-	return g.do(name, func(s service.Service) error { s.Stop(); return s.Uninstall() })
-}
-func (g *genericServices) Start(name string) error {
-	return g.do(name, func(s service.Service) error { return s.Start() })
-}
-func (g *genericServices) Stop(name string) error {
-	return g.do(name, func(s service.Service) error { return s.Stop() })
-}
-func (g *genericServices) Restart(name string) error {
-	return g.do(name, func(s service.Service) error { return s.Restart() })
-}
-func (g *genericServices) WaitRunning(ctx context.Context, name string, stable time.Duration) (ServiceState, error) {
-	return PollRunning(ctx, g, name, stable)
-}
-
-func (g *genericServices) Status(name string) (ServiceState, error) {
-	s, err := g.svc(name, nil)
-	if err != nil {
-		return ServiceState{Active: "unknown"}, err
-	}
-	st, err := s.Status()
-	switch {
-	case err == service.ErrNotInstalled:
-		return ServiceState{Active: "inactive"}, nil
-	case err != nil:
-		return ServiceState{Installed: true, Active: "unknown"}, nil
-	case st == service.StatusRunning:
-		return ServiceState{Installed: true, Active: "active", Sub: "running"}, nil
-	default:
-		return ServiceState{Installed: true, Active: "inactive"}, nil
-	}
 }

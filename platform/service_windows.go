@@ -10,6 +10,8 @@ import (
 
 func (p *Platform) hostServices() ServiceManager { return windowsServices{} }
 
+func (p *Platform) checkServiceSupport() error { return notYet("the connector's service") }
+
 // windowsServices is not built yet: every call says so and fails.
 type windowsServices struct{}
 

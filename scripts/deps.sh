@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test beds and the demo need, idempotently: Debian
 # packages, Node.js for the sample connector, and the cached Debian rootfs
-# for the systemd-nspawn bed. Safe to run again; does nothing when all is there.
+# tarballs for the systemd-nspawn beds (systemd, and sysvinit for the SysV
+# tests). Safe to run again; does nothing when all is there.
 set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 cd "$(dirname "$0")/.."

@@ -34,12 +34,28 @@ const DefaultCacheDir = "/var/cache/adldapctl-testbeds"
 const containerPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // RootfsTarball is the path of the cached bookworm rootfs tarball.
-func RootfsTarball() string {
+func RootfsTarball() string { return cachePath("bookworm-rootfs.tar") }
+
+// SysVRootfsTarball is the path of the cached bookworm rootfs with
+// sysvinit-core as /sbin/init (built from RootfsTarball by
+// scripts/testbed-rootfs.sh).
+func SysVRootfsTarball() string { return cachePath("bookworm-sysv-rootfs.tar") }
+
+func cachePath(name string) string {
 	dir := os.Getenv("ADLDAPCTL_TESTBED_CACHE")
 	if dir == "" {
 		dir = DefaultCacheDir
 	}
-	return filepath.Join(dir, "bookworm-rootfs.tar")
+	return filepath.Join(dir, name)
+}
+
+// Options choose the bed StartContainerWith boots.
+type Options struct {
+	// SysV boots the SysV rootfs (SysVRootfsTarball) with sysvinit as
+	// PID 1: systemd-nspawn runs /sbin/init instead of --boot (which
+	// prefers systemd), and the bed is up once runlevel 2 is entered and
+	// its rc scripts have finished. There is no systemctl or journal.
+	SysV bool
 }
 
 // RequireRoot skips (or, under CI=true, fails) a test not running as root.
@@ -56,8 +72,9 @@ func RequireRoot(t testing.TB) {
 type Container struct {
 	Name      string // machine name and hostname
 	Dir       string // the container's root directory on the host
-	PID       int    // host pid of the container's systemd (its PID 1)
+	PID       int    // host pid of the container's init (its PID 1): systemd, or sysvinit
 	NspawnPID int    // host pid of the systemd-nspawn process
+	SysV      bool   // booted with sysvinit (Options.SysV)
 
 	// ExecTimeout bounds each Exec (default 2 minutes).
 	ExecTimeout time.Duration
@@ -78,10 +95,20 @@ type Container struct {
 // t is a *testing.T/B or any other TB (the demo program has its own).
 func StartContainer(t TB) *Container {
 	t.Helper()
+	return StartContainerWith(t, Options{})
+}
+
+// StartContainerWith is StartContainer for the bed o chooses.
+func StartContainerWith(t TB, o Options) *Container {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		missing(t, "root privileges (systemd-nspawn needs them; run the tests as root)")
 	}
-	ensureRootfs(t)
+	tarball := RootfsTarball()
+	if o.SysV {
+		tarball = SysVRootfsTarball()
+	}
+	ensureRootfs(t, tarball, o.SysV)
 	nspawn := lookPath(t, "systemd-nspawn")
 	nsenter := lookPath(t, "nsenter")
 	tarBin := lookPath(t, "tar")
@@ -92,6 +119,7 @@ func StartContainer(t TB) *Container {
 		t.Fatalf("testbed: %v", err)
 	}
 	c := &Container{
+		SysV:        o.SysV,
 		Name:        "adldap-" + randomHex(4),
 		Dir:         filepath.Join(base, "rootfs"),
 		base:        base,
@@ -128,11 +156,11 @@ func StartContainer(t TB) *Container {
 
 	start := time.Now()
 	extracting.Store(true)
-	out, err := exec.CommandContext(extractCtx, tarBin, "--numeric-owner", "-xpf", RootfsTarball(), "-C", c.Dir).CombinedOutput()
+	out, err := exec.CommandContext(extractCtx, tarBin, "--numeric-owner", "-xpf", tarball, "-C", c.Dir).CombinedOutput()
 	close(extracted)
 	if err != nil {
 		_ = os.RemoveAll(base)
-		t.Fatalf("testbed: extract %s: %v\n%s", RootfsTarball(), err, out)
+		t.Fatalf("testbed: extract %s: %v\n%s", tarball, err, out)
 	}
 	t.Logf("testbed: rootfs extracted to %s in %v", c.Dir, time.Since(start).Round(time.Millisecond))
 
@@ -147,10 +175,18 @@ func StartContainer(t TB) *Container {
 		t.Fatalf("testbed: %v", err)
 	}
 	args := []string{
-		"-D", c.Dir, "--boot", "--register=no", "--keep-unit",
+		"-D", c.Dir, "--register=no", "--keep-unit",
 		"--machine=" + c.Name, "--console=read-only",
 		"--bind-ro=" + nodeBin + ":/usr/local/bin/node",
 		"--bind-ro=" + npmDir + ":/usr/local/lib/node_modules/npm",
+	}
+	if o.SysV {
+		// Name the init: --boot would pick systemd while its binary is
+		// there. Without --boot, SIGTERM to systemd-nspawn kills the
+		// container's processes (no orderly shutdown needed for a bed).
+		args = append(args, "/sbin/init")
+	} else {
+		args = append(args, "--boot")
 	}
 	cmd := exec.Command(nspawn, args...)
 	cmd.Env = cleanEnv()
@@ -190,11 +226,15 @@ func StartContainer(t TB) *Container {
 		t.Fatalf("testbed: %v\nconsole:\n%s", err, c.consoleTail(40))
 	}
 	c.PID = pid
-	state, err := c.waitRunning(60 * time.Second)
+	waitUp := c.waitRunning
+	if o.SysV {
+		waitUp = c.waitRunlevel
+	}
+	state, err := waitUp(60 * time.Second)
 	if err != nil {
 		t.Fatalf("testbed: %v\nconsole:\n%s", err, c.consoleTail(40))
 	}
-	t.Logf("testbed: container %s (nspawn pid %d, systemd pid %d) %s after %v",
+	t.Logf("testbed: container %s (nspawn pid %d, init pid %d) %s after %v",
 		c.Name, c.NspawnPID, c.PID, state, time.Since(bootStart).Round(time.Millisecond))
 	if state == "degraded" {
 		out, _, _ := c.Exec(t, "systemctl", "--failed", "--no-legend", "--plain")
@@ -283,11 +323,40 @@ func (c *Container) waitRunning(timeout time.Duration) (string, error) {
 	}
 }
 
+// waitRunlevel waits until sysvinit has entered runlevel 2 and its rc
+// scripts have finished (no /etc/init.d/rc process left).
+func (c *Container) waitRunlevel(timeout time.Duration) (string, error) {
+	const probe = `runlevel; for p in /proc/[0-9]*; do tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q '^/bin/sh /etc/init.d/rc ' && echo busy; done; true`
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		select {
+		case <-c.exited:
+			return "", fmt.Errorf("systemd-nspawn exited during boot: %v", c.waitErr)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, _, _, err := c.run(ctx, nil, "/bin/sh", "-c", probe)
+		cancel()
+		last = strings.TrimSpace(out)
+		if err == nil && last == "N 2" {
+			return "in runlevel 2", nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("container %s not in runlevel 2 after %v (runlevel: %q, err %v)", c.Name, timeout, last, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // stop powers the container off through systemd-nspawn (SIGTERM to its
 // pid), kills the container's init and nspawn by pid if that takes too
 // long, then removes the container's files.
 func (c *Container) stop(t TB) {
-	if failed(t) && c.PID != 0 {
+	if failed(t) && c.SysV {
+		t.Logf("testbed: console of %s:\n%s", c.Name, c.consoleTail(40))
+	}
+	if failed(t) && c.PID != 0 && !c.SysV {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		out, _, _, err := c.run(ctx, nil, "journalctl", "--no-pager", "-n", "80")
 		cancel()
@@ -300,7 +369,7 @@ func (c *Container) stop(t TB) {
 	select {
 	case <-c.exited:
 	case <-time.After(20 * time.Second):
-		t.Logf("testbed: %s did not power off within 20s; killing systemd pid %d and nspawn pid %d", c.Name, c.PID, c.NspawnPID)
+		t.Logf("testbed: %s did not power off within 20s; killing init pid %d and nspawn pid %d", c.Name, c.PID, c.NspawnPID)
 		if c.PID != 0 && nsPIDIsOne(c.PID) {
 			_ = syscall.Kill(c.PID, syscall.SIGKILL)
 		}
@@ -498,23 +567,27 @@ func (c *Container) consoleTail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// ensureRootfs runs scripts/testbed-rootfs.sh when the rootfs tarball or
-// systemd-nspawn is missing.
-func ensureRootfs(t TB) {
+// ensureRootfs runs scripts/testbed-rootfs.sh (for the sysv bed or the
+// systemd one) when tarball or systemd-nspawn is missing.
+func ensureRootfs(t TB, tarball string, sysv bool) {
 	t.Helper()
 	_, err := exec.LookPath("systemd-nspawn")
-	if _, serr := os.Stat(RootfsTarball()); serr == nil && err == nil {
+	if _, serr := os.Stat(tarball); serr == nil && err == nil {
 		return
 	}
 	root, err := repoRoot()
 	if err != nil {
-		missing(t, fmt.Sprintf("%s (and cannot find scripts/testbed-rootfs.sh: %v)", RootfsTarball(), err))
+		missing(t, fmt.Sprintf("%s (and cannot find scripts/testbed-rootfs.sh: %v)", tarball, err))
 	}
 	script := filepath.Join(root, "scripts", "testbed-rootfs.sh")
-	t.Logf("testbed: running %s (first run: debootstrap takes minutes)", script)
+	which := "systemd"
+	if sysv {
+		which = "sysv"
+	}
+	t.Logf("testbed: running %s %s (first run: debootstrap takes minutes)", script, which)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", script)
+	cmd := exec.CommandContext(ctx, "bash", script, which)
 	cmd.Cancel = func() error { killTree(cmd.Process.Pid); return nil }
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()

@@ -1,7 +1,8 @@
 // Package testbed starts real test beds for adldapctl's acceptance tests:
 // on Linux, a Debian bookworm container booted with systemd-nspawn (real
-// systemd as PID 1, the host's node and npm bind-mounted in, the host's
-// network shared so loopback test servers are reachable from inside).
+// systemd as PID 1, or sysvinit with Options.SysV; the host's node and npm
+// bind-mounted in, the host's network shared so loopback test servers are
+// reachable from inside).
 //
 // It is used by tests and by the demo program (internal/cmd/demo). It owns
 // the beds' lifecycle (cached rootfs, boot, exec, cleanup by pid) and knows

@@ -15,6 +15,27 @@ import (
 	"github.com/adldapctl/adldapctl/internal/testfeed"
 )
 
+func TestContainerBootsSysV(t *testing.T) {
+	c := StartContainerWith(t, Options{SysV: true})
+	if pid1 := strings.TrimSpace(c.ExecOK(t, "cat", "/proc/1/comm")); pid1 != "init" {
+		t.Errorf("PID 1 in the container is %q, want sysvinit's init", pid1)
+	}
+	if rl := strings.TrimSpace(c.ExecOK(t, "runlevel")); rl != "N 2" {
+		t.Errorf("runlevel = %q, want N 2", rl)
+	}
+	if _, _, code := c.Exec(t, "test", "-e", "/run/systemd/system"); code == 0 {
+		t.Error("/run/systemd/system exists in the SysV bed")
+	}
+	for _, tool := range []string{"start-stop-daemon", "update-rc.d"} {
+		if _, _, code := c.Exec(t, "sh", "-c", "command -v "+tool); code != 0 {
+			t.Errorf("%s missing in the SysV bed", tool)
+		}
+	}
+	if v := c.ExecOK(t, "node", "--version"); !strings.HasPrefix(v, "v") {
+		t.Errorf("node --version = %q", v)
+	}
+}
+
 func TestContainerBootsSystemd(t *testing.T) {
 	c := StartContainer(t)
 
