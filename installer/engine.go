@@ -241,6 +241,9 @@ func (in *Installer) supported() error {
 	if in.p.OS == "windows" {
 		return fmt.Errorf("installing, updating and removing the connector on Windows: %w; use the connector's MSI for now", platform.ErrNotSupported)
 	}
+	if in.o.Services == nil {
+		return in.p.CheckServiceSupport()
+	}
 	return nil
 }
 

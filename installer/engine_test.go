@@ -260,11 +260,10 @@ var phasesWithMid = append(append([]string{}, Phases...), "switch-mid", PhaseRol
 // followed by recovery, and asserts the state each leaves.
 func TestTransactionFailureAtEveryPhase(t *testing.T) {
 	type scenario struct {
-		name      string
-		setup     func(b *bed)
-		plan      func(b *bed) Plan
-		from, to  string // from "" = fresh install
-		afterFail string // version live after an error return at a phase past the switch
+		name     string
+		setup    func(b *bed)
+		plan     func(b *bed) Plan
+		from, to string // from "" = fresh install
 	}
 	installed := func(v string) func(b *bed) {
 		return func(b *bed) {

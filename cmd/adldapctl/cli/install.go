@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,6 +23,8 @@ type fetchOptions struct {
 	proxy         string
 	caFiles       []string
 	channel       string
+	maxDownload   int64
+	sha256Set     bool
 }
 
 func (f *fetchOptions) register(cmd *cobra.Command) {
@@ -34,15 +35,20 @@ func (f *fetchOptions) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.requireDigest, "require-digest", false, "refuse an artifact the feed publishes no digest for (GitHub source tarballs) unless --sha256 is given")
 	fl.StringVar(&f.proxy, "proxy", "", "HTTP proxy `URL` for downloads and npm (http://user:pass@host:port)")
 	fl.StringSliceVar(&f.caFiles, "ca-file", nil, "extra trusted CA certificate `FILE` for downloads and npm (repeatable)")
+	fl.Int64Var(&f.maxDownload, "max-download", 0, "refuse a download larger than `BYTES` when the feed announces no size (default 2 GiB, or max_download_bytes in the tool config)")
 }
-
-var sha256Re = regexp.MustCompile(`^(?i:sha256:)?[0-9a-fA-F]{64}$`)
 
 // validate checks the flags before any network request or write: a bad
 // value is a usage error (exit 2).
-func (f *fetchOptions) validate() error {
-	if f.sha256 != "" && !sha256Re.MatchString(f.sha256) {
-		return usageError{fmt.Errorf("--sha256 %q is not a SHA-256 digest: give its 64 hex digits (as sha256sum prints them)", f.sha256)}
+func (f *fetchOptions) validate(cmd *cobra.Command) error {
+	f.sha256Set = cmd.Flags().Changed("sha256")
+	if f.sha256Set {
+		if err := updater.ValidateSHA256Flag(f.sha256); err != nil {
+			return usageError{err}
+		}
+	}
+	if f.maxDownload < 0 {
+		return usageError{errors.New("--max-download must be a positive number of bytes")}
 	}
 	if f.version != "" {
 		if _, err := updater.ParseVersion(f.version); err != nil {
@@ -91,7 +97,11 @@ func (a *app) engine(f *fetchOptions, grace time.Duration) (*installer.Installer
 	if err != nil {
 		return nil, usageError{err}
 	}
-	dl := &updater.Downloader{Client: client, Progress: a.io.ErrOut, TTY: a.io.ErrTTY && !a.json, Logf: a.logf}
+	dl := &updater.Downloader{Client: client, Progress: a.io.ErrOut, TTY: a.io.ErrTTY && !a.json, Logf: a.logf,
+		MaxBytes: f.maxDownload}
+	if dl.MaxBytes == 0 {
+		dl.MaxBytes = a.toolConfig().MaxDownloadBytes
+	}
 	if a.json && !a.verbose {
 		dl.Progress = nil
 	}
@@ -158,10 +168,10 @@ Running it again repairs the install.`,
 }
 
 func (a *app) installRun(cmd *cobra.Command, opts *installOptions) error {
-	if err := opts.fetch.validate(); err != nil {
+	if err := opts.fetch.validate(cmd); err != nil {
 		return err
 	}
-	if err := validateTicket(opts.ticket); err != nil {
+	if err := validateTicket(cmd, opts.ticket); err != nil {
 		return err
 	}
 	if err := a.setup(cmd.Context(), true); err != nil {
@@ -179,14 +189,15 @@ func (a *app) installRun(cmd *cobra.Command, opts *installOptions) error {
 	return a.printResult(res)
 }
 
-var ticketRe = regexp.MustCompile(`^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/p/ad/[A-Za-z0-9_-]+$`)
-
-// validateTicket checks a provisioning ticket URL: https://HOST/p/ad/TICKET.
-func validateTicket(t string) error {
-	if t == "" || ticketRe.MatchString(t) {
+// validateTicket checks --ticket when given: https://HOST/p/ad/TICKET.
+func validateTicket(cmd *cobra.Command, t string) error {
+	if !cmd.Flags().Changed("ticket") {
 		return nil
 	}
-	return usageError{errors.New("--ticket must be the provisioning ticket URL from the Auth0 dashboard, https://TENANT-HOST/p/ad/TICKET (copy it whole, with nothing after it)")}
+	if err := updater.ValidateTicketURL(t); err != nil {
+		return usageError{fmt.Errorf("--ticket: %w", err)}
+	}
+	return nil
 }
 
 // printResult renders what a transaction did.

@@ -26,6 +26,9 @@ import (
 type toolConfig struct {
 	Feed       string `json:"feed"`
 	TrustedKey string `json:"trusted_key"`
+	// MaxDownloadBytes caps a download whose size the feed does not
+	// announce (0: 2 GiB).
+	MaxDownloadBytes int64 `json:"max_download_bytes,omitempty"`
 }
 
 func (a *app) toolConfig() toolConfig {
@@ -54,15 +57,6 @@ func (a *app) feedURL() string {
 	return updater.DefaultFeedURL
 }
 
-// mirrorSource returns the signed mirror feed at feed.
-func (a *app) mirrorSource(feed string, client *http.Client) (updater.Source, string, error) {
-	m, err := a.mirrorFeed(feed, client)
-	if err != nil {
-		return nil, feed, err
-	}
-	return m, feed, nil
-}
-
 func (a *app) mirrorFeed(feed string, client *http.Client) (*updater.MirrorFeed, error) {
 	if err := updater.CheckFeedURL(feed); err != nil {
 		return nil, usageError{err}
@@ -84,12 +78,6 @@ func (a *app) mirrorFeed(feed string, client *http.Client) (*updater.MirrorFeed,
 		counter = filepath.Join(a.plat.Paths.StateDir, "mirror-counters.json")
 	}
 	return &updater.MirrorFeed{Base: feed, Client: client, PublicKey: key, CounterFile: counter}, nil
-}
-
-// artifactOf returns what to download for rel on Linux: the mirror's
-// signed artifact, or GitHub's source tarball.
-func (a *app) artifactOf(rel *updater.Release, src updater.Source) (updater.Artifact, error) {
-	return src.Artifact(rel, "linux")
 }
 
 func (a *app) mirrorCmd() *cobra.Command {

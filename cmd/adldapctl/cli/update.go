@@ -63,7 +63,7 @@ is available).`,
 
 func (a *app) updateRun(cmd *cobra.Command, opts *updateOptions) error {
 	ctx := cmd.Context()
-	if err := opts.fetch.validate(); err != nil {
+	if err := opts.fetch.validate(cmd); err != nil {
 		return err
 	}
 	if opts.check || opts.dryRun {
