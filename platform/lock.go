@@ -3,6 +3,7 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,17 +22,20 @@ type FileLock struct {
 // Lock takes the exclusive lock at path without waiting. When another
 // process holds it, the error wraps ErrLocked and names that process's pid.
 func Lock(path string) (*FileLock, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := EnsureOwnDir(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := OpenOwnFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
 	if err := tryLock(f); err != nil {
 		holder := "unknown"
-		if b, rerr := os.ReadFile(path); rerr == nil && len(strings.TrimSpace(string(b))) > 0 {
-			holder = strings.TrimSpace(string(b))
+		b := make([]byte, 32)
+		if n, rerr := f.ReadAt(b, 0); n > 0 && (rerr == nil || errors.Is(rerr, io.EOF)) {
+			if pid := strings.TrimSpace(string(b[:n])); pid != "" {
+				holder = pid
+			}
 		}
 		f.Close()
 		return nil, fmt.Errorf("%w (pid %s holds %s); wait for it to finish and try again", ErrLocked, holder, path)
