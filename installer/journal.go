@@ -202,4 +202,3 @@ func validVersion(v string) bool {
 	_, err := updater.ParseVersion(v)
 	return v != "" && err == nil
 }
-

@@ -327,4 +327,3 @@ func (s *treeStep) Commit(j *Journal) error {
 	}
 	return j.clear()
 }
-
