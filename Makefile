@@ -11,7 +11,7 @@ TARGETS  := linux/amd64 linux/arm64 windows/amd64 windows/386
 GO       ?= go
 export CGO_ENABLED := 0
 
-.PHONY: all build bin test test-unit test-acceptance vet demo bench deps clean
+.PHONY: all build bin test test-unit test-acceptance vet fuzz demo bench deps clean
 
 all: build
 
@@ -32,6 +32,10 @@ bin:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags testhooks ./...
+	$(GO) vet -tags acceptance ./test/... ./internal/...
+	$(GO) tool staticcheck ./...
+	$(GO) tool errcheck -ignoretests -exclude .errcheck-excludes ./...
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...
 	GOOS=windows GOARCH=386 $(GO) build ./...
 	GOOS=windows GOARCH=amd64 $(GO) build ./...
@@ -46,6 +50,10 @@ test-unit:
 test-acceptance:
 	bash scripts/deps.sh
 	$(GO) test -count=1 -tags acceptance -timeout 30m -v ./test/acceptance/
+
+# Every fuzz target for a minute each (make test runs them for seconds).
+fuzz:
+	FUZZTIME=$${FUZZTIME:-60s} bash scripts/fuzz.sh
 
 # Builds adldapctl, serves a sample connector from a local feed and runs
 # install → verify → update → rollback in a throwaway systemd-nspawn

@@ -86,7 +86,9 @@ func (c *Config) Keys() []string { return append([]string(nil), c.keys...) }
 func (c *Config) String(key string) string {
 	var s string
 	if raw, ok := c.values[key]; ok {
-		json.Unmarshal(raw, &s)
+		if json.Unmarshal(raw, &s) != nil {
+			return "" // not a string
+		}
 	}
 	return s
 }
@@ -141,7 +143,9 @@ func fileKey(key string) string {
 	}
 	b, _ := json.Marshal(key)
 	var k string
-	json.Unmarshal(b, &k)
+	if json.Unmarshal(b, &k) != nil {
+		return key
+	}
 	return k
 }
 
@@ -186,7 +190,9 @@ func (c *Config) Redacted() map[string]any {
 	out := make(map[string]any, len(c.keys))
 	for _, k := range c.keys {
 		var v any
-		json.Unmarshal(c.values[k], &v)
+		if json.Unmarshal(c.values[k], &v) != nil {
+			v = nil // stored values are valid JSON; a broken one is shown as absent
+		}
 		switch {
 		case IsSecretKey(k):
 			if v != nil && v != "" {

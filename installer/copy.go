@@ -40,8 +40,12 @@ func copyTree(src, dst string) error {
 				return err
 			}
 		}
-		os.Chmod(dst, fi.Mode().Perm())
-		copyOwner(dst, fi)
+		if err := os.Chmod(dst, fi.Mode().Perm()); err != nil {
+			return err
+		}
+		if err := copyOwner(dst, fi); err != nil {
+			return err
+		}
 		return os.Chtimes(dst, fi.ModTime(), fi.ModTime())
 	case fi.Mode().IsRegular():
 		in, err := os.Open(src)
@@ -64,8 +68,12 @@ func copyTree(src, dst string) error {
 		if err := out.Close(); err != nil {
 			return err
 		}
-		os.Chmod(dst, fi.Mode().Perm())
-		copyOwner(dst, fi)
+		if err := os.Chmod(dst, fi.Mode().Perm()); err != nil {
+			return err
+		}
+		if err := copyOwner(dst, fi); err != nil {
+			return err
+		}
 		return os.Chtimes(dst, fi.ModTime(), fi.ModTime())
 	default:
 		return fmt.Errorf("%s: not a regular file, folder or symlink; move it out of the install folder", src)

@@ -7,8 +7,9 @@ import (
 	"syscall"
 )
 
-func copyOwner(dst string, fi os.FileInfo) {
+func copyOwner(dst string, fi os.FileInfo) error {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
-		os.Lchown(dst, int(st.Uid), int(st.Gid))
+		return os.Lchown(dst, int(st.Uid), int(st.Gid))
 	}
+	return nil
 }

@@ -199,13 +199,13 @@ func (s *treeStep) Register(ctx context.Context) (bool, error) {
 		node = "/usr/bin/node"
 	}
 	unit, err := packaging.RenderSystemdUnit(packaging.UnitConfig{
-		Description: "Auth0 AD/LDAP Connector",
-		Exec:        node,
-		Args:        []string{"server.js"},
-		WorkingDir:  unrooted(p, p.Paths.InstallDir),
-		LogFile:     unrooted(p, p.Paths.LogFile),
-		RestartSec:  5 * time.Second,
-		Env:         map[string]string{"NODE_ENV": "production"},
+		Description:  "Auth0 AD/LDAP Connector",
+		Exec:         node,
+		Args:         []string{"server.js"},
+		WorkingDir:   unrooted(p, p.Paths.InstallDir),
+		LogFile:      unrooted(p, p.Paths.LogFile),
+		RestartDelay: 5 * time.Second,
+		Env:          map[string]string{"NODE_ENV": "production"},
 	})
 	if err != nil {
 		return false, err
@@ -285,8 +285,10 @@ func (s *treeStep) RestorePreInstall() {
 	in := s.in
 	dir := in.p.Paths.InstallDir
 	if !exists(dir) && exists(in.old()) {
-		if err := os.Rename(in.old(), dir); err == nil {
-			platform.SyncDir(filepath.Dir(dir))
+		if err := os.Rename(in.old(), dir); err != nil {
+			in.logf("warning: could not put %s back as %s: %v", in.old(), dir, err)
+		} else if err := platform.SyncDir(filepath.Dir(dir)); err != nil {
+			in.logf("warning: sync %s: %v", filepath.Dir(dir), err)
 		}
 	}
 }

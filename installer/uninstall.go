@@ -55,12 +55,16 @@ func (in *Installer) Uninstall(purge bool) (*UninstallResult, error) {
 	}
 	for _, d := range []string{in.previous(), in.old(), in.staging(), in.failed()} {
 		if exists(d) {
-			os.RemoveAll(d)
+			if err := os.RemoveAll(d); err != nil {
+				return res, err
+			}
 			res.Removed = append(res.Removed, d)
 		}
 	}
 	for _, f := range []string{in.recordPath(), in.previousRecordPath()} {
-		os.Remove(f)
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return res, err
+		}
 	}
 	sort.Strings(res.Kept)
 	return res, nil
@@ -94,7 +98,7 @@ func removeExcept(root, dir string, keep map[string]bool, res *UninstallResult) 
 		}
 	}
 	if dir != root {
-		os.Remove(dir) // only succeeds when empty
+		_ = os.Remove(dir) // only succeeds when empty, as it should
 	}
 	return nil
 }

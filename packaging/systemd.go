@@ -11,13 +11,13 @@ import (
 
 // UnitConfig describes the connector's systemd service.
 type UnitConfig struct {
-	Description string
-	Exec        string   // absolute path of node
-	Args        []string // e.g. ["server.js"]
-	WorkingDir  string
-	LogFile     string // stdout and stderr are appended here
-	RestartSec  time.Duration
-	Env         map[string]string
+	Description  string
+	Exec         string   // absolute path of node
+	Args         []string // e.g. ["server.js"]
+	WorkingDir   string
+	LogFile      string // stdout and stderr are appended here
+	RestartDelay time.Duration
+	Env          map[string]string
 }
 
 var unitTmpl = template.Must(template.New("unit").Funcs(template.FuncMap{
@@ -56,7 +56,7 @@ func RenderSystemdUnit(c UnitConfig) ([]byte, error) {
 			return nil, fmt.Errorf("systemd unit: value %q contains a line break", s)
 		}
 	}
-	rs := c.RestartSec
+	rs := c.RestartDelay
 	if rs <= 0 {
 		rs = 5 * time.Second
 	}

@@ -31,13 +31,13 @@ func golden(t *testing.T, name string, got []byte) {
 
 func TestRenderSystemdUnitGolden(t *testing.T) {
 	got, err := RenderSystemdUnit(UnitConfig{
-		Description: "Auth0 AD/LDAP Connector",
-		Exec:        "/usr/bin/node",
-		Args:        []string{"server.js"},
-		WorkingDir:  "/opt/auth0-adldap",
-		LogFile:     "/var/log/auth0-adldap.log",
-		RestartSec:  5 * time.Second,
-		Env:         map[string]string{"NODE_ENV": "production", "HTTP_PROXY": "http://proxy.example:3128"},
+		Description:  "Auth0 AD/LDAP Connector",
+		Exec:         "/usr/bin/node",
+		Args:         []string{"server.js"},
+		WorkingDir:   "/opt/auth0-adldap",
+		LogFile:      "/var/log/auth0-adldap.log",
+		RestartDelay: 5 * time.Second,
+		Env:          map[string]string{"NODE_ENV": "production", "HTTP_PROXY": "http://proxy.example:3128"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			_ = os.Remove(tmp) // best effort: the error being returned says more
 		}
 	}()
 	if err = f.Chmod(mode); err != nil {

@@ -41,8 +41,11 @@ func Lock(path string) (*FileLock, error) {
 		return nil, fmt.Errorf("%w (pid %s holds %s); wait for it to finish and try again", ErrLocked, holder, path)
 	}
 	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-		f.Sync()
+		// The pid is a courtesy for the next waiter's message; the lock
+		// itself is the flock.
+		if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err == nil {
+			_ = f.Sync()
+		}
 	}
 	return &FileLock{f: f, path: path}, nil
 }
@@ -52,9 +55,9 @@ func (l *FileLock) Unlock() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
-	l.f.Truncate(0)
-	unlock(l.f)
+	terr := l.f.Truncate(0)
+	uerr := unlock(l.f)
 	err := l.f.Close()
 	l.f = nil
-	return err
+	return errors.Join(terr, uerr, err)
 }

@@ -3,6 +3,7 @@
 package platform
 
 import (
+	"errors"
 	"bytes"
 	"context"
 	"fmt"
@@ -160,16 +161,18 @@ func (s *systemdServices) Uninstall(name string) error {
 	if _, err := os.Stat(s.p.Paths.UnitFile); os.IsNotExist(err) {
 		return nil
 	}
-	systemctl("stop", name+".service")
-	systemctl("disable", name+".service")
+	// Keep going on a failure: a half-removed service is worse than one
+	// whose every step was tried; the errors are all reported.
+	errs := []error{systemctl("stop", name+".service"), systemctl("disable", name+".service")}
 	if err := os.Remove(s.p.Paths.UnitFile); err != nil && !os.IsNotExist(err) {
-		return err
+		errs = append(errs, err)
 	}
 	if err := os.Remove(s.p.Paths.LogrotateFile); err != nil && !os.IsNotExist(err) {
-		return err
+		errs = append(errs, err)
 	}
-	systemctl("reset-failed", name+".service")
-	return systemctl("daemon-reload")
+	_ = systemctl("reset-failed", name+".service") // fails when it never failed: nothing to tell
+	errs = append(errs, systemctl("daemon-reload"))
+	return errors.Join(errs...)
 }
 
 func (s *systemdServices) Start(name string) error   { return systemctl("start", name+".service") }

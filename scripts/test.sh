@@ -12,7 +12,7 @@ start=$(date +%s)
 echo "== deps"
 bash scripts/deps.sh
 
-echo "== vet and cross-build (linux, windows/amd64, windows/386)"
+echo "== vet, staticcheck, errcheck and cross-build (linux, windows/amd64, windows/386)"
 make --no-print-directory vet
 
 echo "== release build (static, version stamped)"
@@ -25,6 +25,9 @@ dist/adldapctl-linux-amd64 version | grep -q '0.0.0-test (commit testcommit' || 
 
 echo "== unit and integration tests"
 $GO test -count=1 -timeout 20m ./...
+
+echo "== fuzz targets (short run; make fuzz runs them longer)"
+FUZZTIME=${FUZZTIME:-5s} bash scripts/fuzz.sh
 
 echo "== acceptance tests (systemd-nspawn)"
 $GO test -count=1 -tags acceptance -timeout 30m -v ./test/acceptance/

@@ -269,7 +269,7 @@ func (dl *download) restart() error {
 	dl.h.Reset()
 	dl.n, dl.validator = 0, ""
 	dl.prog.set(0)
-	os.Remove(dl.sidecar)
+	_ = os.Remove(dl.sidecar) // best effort: a stale sidecar is checked before use
 	if err := dl.f.Truncate(0); err != nil {
 		return fmt.Errorf("download %s: %w", dl.a.Name, err)
 	}
@@ -295,8 +295,8 @@ func (dl *download) abandon(err error) {
 		dl.d.logf("kept %s of %s in %s: the next download resumes it", formatBytes(dl.n), dl.a.Name, dl.partial)
 		return
 	}
-	os.Remove(dl.partial)
-	os.Remove(dl.sidecar)
+	_ = os.Remove(dl.partial) // best effort: the download's own error is what counts
+	_ = os.Remove(dl.sidecar)
 }
 
 // interrupted reports whether err stopped a download whose bytes so far
@@ -335,13 +335,12 @@ func (dl *download) commit(final string) error {
 	if err == nil {
 		err = os.Rename(dl.partial, final)
 	}
-	os.Remove(dl.sidecar)
+	_ = os.Remove(dl.sidecar) // best effort: a stale sidecar is checked before use
 	if err != nil {
-		os.Remove(dl.partial)
+		_ = os.Remove(dl.partial)
 		return fmt.Errorf("download %s: %w", dl.a.Name, err)
 	}
-	platform.SyncDir(dl.dir)
-	return nil
+	return platform.SyncDir(dl.dir)
 }
 
 // ensureSpace checks that dir has room for the rest of an artifact of
@@ -666,7 +665,7 @@ func (dl *download) accept(resp *http.Response, ranged bool) (total int64, again
 			dl.validator = ""
 		}
 	} else {
-		os.Remove(dl.sidecar)
+		_ = os.Remove(dl.sidecar) // best effort: a stale sidecar is checked before use
 	}
 	if err := dl.ensureSpace(total); err != nil {
 		return 0, false, err

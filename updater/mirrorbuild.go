@@ -341,7 +341,7 @@ func GenerateKeyPair(pubPath, keyPath, password string) (minisign.PublicKey, err
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(keyPath)
+		_ = os.Remove(keyPath) // a half-written key is worse than none; err says why
 		return pub, err
 	}
 	if err := platform.WriteFileAtomic(pubPath, append(pubText, '\n'), 0o644); err != nil {

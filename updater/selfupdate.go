@@ -162,7 +162,7 @@ func SelfUpdate(ctx context.Context, o SelfUpdateOptions) (*SelfUpdateResult, er
 			return nil, fmt.Errorf("replace %s: %v; putting the previous binary back also failed (%v): it is at %s, restore it by hand",
 				target, err, rerr, filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".old"))
 		}
-		os.Remove(filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".new"))
+		_ = os.Remove(filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".new")) // best effort; may not exist
 		return nil, fmt.Errorf("replace %s: %w (the current binary is unchanged)", target, err)
 	}
 	res.To, res.Updated, res.SHA256 = newest.String(), true, tool.SHA256
@@ -199,7 +199,7 @@ func selfupdateVerifier(f *MirrorFeed, sig []byte) (*selfupdate.Verifier, error)
 	if err != nil {
 		return nil, fmt.Errorf("self-update: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // a temp file: best effort
 	_, err = tmp.Write(sig)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

@@ -60,7 +60,7 @@ func StartSquidProxy(t testing.TB, username, pass string) *Squid {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { _ = os.RemoveAll(dir) }) // a temp dir: best effort
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

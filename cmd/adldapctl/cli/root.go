@@ -56,7 +56,9 @@ func Run(args []string, streams *IOStreams) int {
 	cmd.SetErr(streams.ErrOut)
 	err := cmd.ExecuteContext(ctx)
 	if a.lock != nil {
-		a.lock.Unlock()
+		if err := a.lock.Unlock(); err != nil {
+			fmt.Fprintf(streams.ErrOut, "adldapctl: warning: release the lock: %v\n", err)
+		}
 	}
 	if err != nil && !a.started {
 		var ee exitError

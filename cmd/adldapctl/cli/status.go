@@ -219,7 +219,9 @@ func (a *app) uninstallCmd() *cobra.Command {
 				}
 				fmt.Fprintf(a.io.ErrOut, "This deletes config.json and certs/ in %s. Type 'purge' to confirm: ", a.plat.Paths.InstallDir)
 				var answer string
-				fmt.Fscanln(a.io.In, &answer)
+				if _, err := fmt.Fscanln(a.io.In, &answer); err != nil {
+					answer = ""
+				}
 				if answer != "purge" {
 					return exitError{code: ExitFailed, msg: "not confirmed; nothing removed"}
 				}

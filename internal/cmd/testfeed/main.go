@@ -84,7 +84,7 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // a temp file: best effort
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
