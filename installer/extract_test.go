@@ -5,11 +5,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/adldapctl/adldapctl/updater"
 )
 
 // tarEntry describes one entry of a test archive.
@@ -331,7 +336,7 @@ func TestExtractTarGzErrorNamesEntry(t *testing.T) {
 func TestExtractChangedArchive(t *testing.T) {
 	a := buildTarGz(t, false, file(top+"a", "1"), file(top+"b", "2"))
 	b := buildTarGz(t, false, file(top+"a", "1"), symlink(top+"b", "/etc"))
-	plan, err := validateArchive(bytes.NewReader(a), 1)
+	plan, err := validateArchive(bytes.NewReader(a), 1, DefaultArchiveLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,4 +396,266 @@ func gzipBytes(t *testing.T, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// hugeDeclared is a small .tar.gz whose one file declares size bytes and is
+// followed by body bytes of zeros, then nothing: reading past its header
+// would find a truncated archive.
+func hugeDeclared(t *testing.T, size int64, body int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	if err := tw.WriteHeader(&tar.Header{Name: top + "node_modules/bomb.bin", Typeflag: tar.TypeReg, Mode: 0o644, Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(make([]byte, body)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Flush(); err != nil && !strings.Contains(err.Error(), "missed writing") {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// noCheck stands in for a free-space check that finds enough room.
+func noCheck(string, int64) error { return nil }
+
+func TestExtractRefusesOverSizeCapBeforeReading(t *testing.T) {
+	archive := writeArchive(t, hugeDeclared(t, 10<<30, 2<<20))
+	dest := filepath.Join(t.TempDir(), "dest")
+	start := time.Now()
+	err := ExtractTarGz(archive, dest, 1)
+	elapsed := time.Since(start)
+	if !errors.Is(err, ErrUnsafeArchive) {
+		t.Fatalf("err = %v, want ErrUnsafeArchive", err)
+	}
+	// Had the body been read, the error would be about truncation.
+	for _, s := range []string{"node_modules/bomb.bin", "11 GB", "4.3 GB", "raise the archive limit", "--max-unpacked-size"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("err = %q, want it to mention %q", err, s)
+		}
+	}
+	if _, err := os.Lstat(dest); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dest was created: %v", err)
+	}
+	t.Logf("refused in %v: %v", elapsed, err)
+	if elapsed > 2*time.Second {
+		t.Errorf("refusal took %v", elapsed)
+	}
+}
+
+func TestExtractSizeCap(t *testing.T) {
+	files := []tarEntry{dir(top), file(top+"a", strings.Repeat("a", 600)), file(top+"b", strings.Repeat("b", 400)), file(top+"c", "")}
+	archive := writeArchive(t, buildTarGz(t, true, files...))
+	if err := extractTarGz(archive, filepath.Join(t.TempDir(), "d"), 1, ArchiveLimits{MaxBytes: 1000}, noCheck); err != nil {
+		t.Fatalf("exactly at the cap: %v", err)
+	}
+	archive = writeArchive(t, buildTarGz(t, true, append(files, file(top+"d", "x"))...))
+	dest := filepath.Join(t.TempDir(), "d")
+	err := extractTarGz(archive, dest, 1, ArchiveLimits{MaxBytes: 1000}, noCheck)
+	if !errors.Is(err, ErrUnsafeArchive) || !strings.Contains(err.Error(), `"`+top+`d"`) || !strings.Contains(err.Error(), "1000 bytes") {
+		t.Fatalf("one byte over: err = %v, want ErrUnsafeArchive naming entry d and the cap", err)
+	}
+	if _, err := os.Lstat(dest); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dest was created: %v", err)
+	}
+}
+
+func TestExtractEntryCap(t *testing.T) {
+	entries := []tarEntry{dir(top)}
+	for i := range 99 {
+		entries = append(entries, file(fmt.Sprintf("%sf%03d", top, i), "x"))
+	}
+	data := buildTarGz(t, true, entries...) // 101 headers with the global one
+	lim := ArchiveLimits{MaxEntries: 101}
+	if err := extractTarGz(writeArchive(t, data), filepath.Join(t.TempDir(), "d"), 1, lim, noCheck); err != nil {
+		t.Fatalf("exactly at the cap: %v", err)
+	}
+	lim.MaxEntries = 100
+	dest := filepath.Join(t.TempDir(), "d")
+	err := extractTarGz(writeArchive(t, data), dest, 1, lim, noCheck)
+	if !errors.Is(err, ErrUnsafeArchive) || !strings.Contains(err.Error(), "more than 100 entries") || !strings.Contains(err.Error(), "raise") {
+		t.Fatalf("err = %v, want ErrUnsafeArchive: more than 100 entries", err)
+	}
+	if _, err := os.Lstat(dest); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dest was created: %v", err)
+	}
+
+	// Reading stops at the entry over the cap: what follows is never read.
+	cut := buildTarGz(t, true, append(entries, file(top+"over", "x"), tarEntry{name: top + "dev", typ: tar.TypeChar})...)
+	lim.MaxEntries = 101
+	err = extractTarGz(writeArchive(t, cut[:len(cut)-20]), dest, 1, lim, noCheck)
+	if !errors.Is(err, ErrUnsafeArchive) || !strings.Contains(err.Error(), "more than 101 entries") {
+		t.Fatalf("err = %v, want the entry cap, not a truncation or the device", err)
+	}
+}
+
+// TestExtractReadBudget: an archive that declares little but decompresses
+// to much (huge PAX records, data after the end of the tar) is refused
+// once the reading outgrows its entries.
+func TestExtractReadBudget(t *testing.T) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for i := range 8 {
+		h := &tar.Header{Name: fmt.Sprintf("%sf%d", top, i), Typeflag: tar.TypeReg, Mode: 0o644,
+			PAXRecords: map[string]string{"comment": strings.Repeat("z", 900<<10)}}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Close()
+	gz.Close()
+	dest := filepath.Join(t.TempDir(), "d")
+	err := ExtractTarGz(writeArchive(t, buf.Bytes()), dest, 1)
+	if !errors.Is(err, ErrUnsafeArchive) || !strings.Contains(err.Error(), "more data than its entries account for") {
+		t.Fatalf("huge PAX records: err = %v", err)
+	}
+
+	tarball := gunzip(t, buildTarGz(t, true, dir(top), file(top+"a", "a")))
+	padded := gzipBytes(t, append(tarball, make([]byte, 10<<10)...)) // record padding, as tar(1) writes
+	if err := ExtractTarGz(writeArchive(t, padded), filepath.Join(t.TempDir(), "d"), 1); err != nil {
+		t.Fatalf("padding: %v", err)
+	}
+	trailing := gzipBytes(t, append(tarball, make([]byte, 4<<20)...))
+	err = ExtractTarGz(writeArchive(t, trailing), dest, 1)
+	if !errors.Is(err, ErrUnsafeArchive) || !strings.Contains(err.Error(), "more data than its entries account for") {
+		t.Fatalf("4 MiB after the end of the tar: err = %v", err)
+	}
+	if _, err := os.Lstat(dest); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dest was created: %v", err)
+	}
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	gz, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// spaceAsked stands in for updater.CheckFreeSpace.
+type spaceAsked struct {
+	have      int64
+	dir       string
+	need      int64
+	undecided bool
+}
+
+func (s *spaceAsked) check(dir string, need int64) error {
+	s.dir, s.need = dir, need
+	if s.undecided {
+		return errors.New("statfs: not supported")
+	}
+	if need > s.have {
+		return fmt.Errorf("%w: not enough space in %s: need %d, have %d", updater.ErrNoSpace, dir, need, s.have)
+	}
+	return nil
+}
+
+func TestExtractChecksFreeSpace(t *testing.T) {
+	body := strings.Repeat("0123456789", 100_000)
+	archive := writeArchive(t, buildTarGz(t, true, dir(top), file(top+"lib/big", body), file(top+"lib/small", "x")))
+	parent := t.TempDir()
+	dest := filepath.Join(parent, "not", "yet", "staging")
+
+	s := &spaceAsked{have: 1_000_000}
+	err := extractTarGz(archive, dest, 1, DefaultArchiveLimits, s.check)
+	if !errors.Is(err, updater.ErrNoSpace) || errors.Is(err, ErrUnsafeArchive) {
+		t.Fatalf("err = %v, want ErrNoSpace and not ErrUnsafeArchive", err)
+	}
+	for _, want := range []string{dest, parent, "1.0 MB", "need"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %q, want it to mention %q", err, want)
+		}
+	}
+	// 1,000,001 bytes in 2 files and a folder: whole blocks, 5%, 1 MiB.
+	blocks := int64(1_003_520 + 4096 + 4096)
+	if s.dir != parent || s.need != blocks+blocks/20+1<<20 {
+		t.Errorf("asked for %d bytes in %s, want %d in %s (nearest existing parent)", s.need, s.dir, blocks+blocks/20+1<<20, parent)
+	}
+	if _, err := os.Lstat(filepath.Join(parent, "not")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("something was created: %v", err)
+	}
+
+	s = &spaceAsked{have: 1 << 40}
+	if err := extractTarGz(archive, dest, 1, DefaultArchiveLimits, s.check); err != nil {
+		t.Fatal(err)
+	}
+	dest2 := t.TempDir() // existing and empty: asked about itself
+	s = &spaceAsked{undecided: true}
+	if err := extractTarGz(archive, dest2, 1, DefaultArchiveLimits, s.check); err != nil {
+		t.Fatalf("unknown free space must not block: %v", err)
+	}
+	if s.dir != dest2 {
+		t.Errorf("asked about %s, want the existing dest %s", s.dir, dest2)
+	}
+}
+
+func TestArchiveLimitsDefaults(t *testing.T) {
+	lim, err := ArchiveLimits{}.withDefaults()
+	if err != nil || lim != DefaultArchiveLimits {
+		t.Errorf("zero limits = %+v, %v; want the defaults %+v", lim, err, DefaultArchiveLimits)
+	}
+	archive := writeArchive(t, buildTarGz(t, false, file(top+"a", "1")))
+	if err := ExtractTarGzLimited(archive, filepath.Join(t.TempDir(), "d"), 1, ArchiveLimits{MaxBytes: -1}); err == nil || errors.Is(err, ErrUnsafeArchive) {
+		t.Errorf("negative limit: err = %v, want a plain error", err)
+	}
+}
+
+// TestExtractHostileShapes: paths and links shaped to make validation
+// slow or large are refused, or validated, quickly.
+func TestExtractHostileShapes(t *testing.T) {
+	long := top + strings.Repeat("a/", 2100) + "f"
+	deep := top + strings.Repeat("d/", 250)
+	var deepFiles []tarEntry
+	for i := range 2000 {
+		deepFiles = append(deepFiles, file(fmt.Sprintf("%sf%d", deep, i), ""))
+	}
+	var deepLinks []tarEntry
+	for i := range 200 {
+		deepLinks = append(deepLinks, symlink(fmt.Sprintf("%sl%d", deep+strings.Repeat("ddddddd/", 1), i), strings.Repeat("x/", 2000)))
+	}
+	tests := []struct {
+		name    string
+		entries []tarEntry
+		lim     ArchiveLimits
+		wantMsg string // "" when it must extract
+	}{
+		{"path over PATH_MAX", []tarEntry{file(long, "x")}, DefaultArchiveLimits, "longer than 4096 bytes"},
+		{"path over maxDepth", []tarEntry{file(top+strings.Repeat("a/", 256)+"f", "x")}, DefaultArchiveLimits, "deeper than 256"},
+		{"link over PATH_MAX", []tarEntry{symlink(top+"l", strings.Repeat("b/", 2100))}, DefaultArchiveLimits, "longer than 4096 bytes"},
+		{"implied folders count", []tarEntry{file(top+"a/b/c/d/e", "x")}, ArchiveLimits{MaxEntries: 4}, "more than 4 entries"},
+		{"many deep files", deepFiles, DefaultArchiveLimits, ""},
+		{"many deep links", deepLinks, DefaultArchiveLimits, "too many or too deep"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			archive := writeArchive(t, buildTarGz(t, false, tt.entries...))
+			start := time.Now()
+			err := extractTarGz(archive, filepath.Join(t.TempDir(), "d"), 1, tt.lim, noCheck)
+			if elapsed := time.Since(start); elapsed > 10*time.Second {
+				t.Errorf("took %v", elapsed)
+			}
+			if tt.wantMsg == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnsafeArchive) || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Fatalf("err = %.300v, want ErrUnsafeArchive mentioning %q", err, tt.wantMsg)
+			}
+		})
+	}
 }
