@@ -752,10 +752,14 @@ func extractPlan(r io.Reader, sv *survey, dest string) (err error) {
 			if err != nil && !created {
 				cleanupDest(root)
 			}
-			root.Close()
+			if cerr := root.Close(); err == nil {
+				err = cerr
+			}
 		}
 		if err != nil && created {
-			os.RemoveAll(dest) // after Close: Windows keeps open directories
+			// After Close: Windows keeps open directories. Best effort: the
+			// extraction's own error is the one to report.
+			_ = os.RemoveAll(dest)
 		}
 	}()
 	if err := os.MkdirAll(dest, 0o755); err != nil {
@@ -912,6 +916,6 @@ func cleanupDest(root *os.Root) {
 	names, _ := d.Readdirnames(-1)
 	d.Close()
 	for _, n := range names {
-		root.RemoveAll(n)
+		_ = root.RemoveAll(n) // best effort, on a failure path already reported
 	}
 }

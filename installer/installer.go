@@ -37,6 +37,10 @@ type Options struct {
 	Proxy   string // passed to npm
 	CAFiles []string
 
+	// ArchiveLimits bound what an artifact may unpack to (zero fields:
+	// the defaults).
+	ArchiveLimits ArchiveLimits
+
 	StartTimeout time.Duration // how long the service may take to come up (default Stable + 60s)
 	Stable       time.Duration // how long it must stay up without restarting (default 3s; --health-grace)
 	// Probe must succeed (within StartTimeout) once the service is up;

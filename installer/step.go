@@ -62,7 +62,7 @@ func (s *treeStep) Stage(ctx context.Context, artifact string) (string, error) {
 		return "", err
 	}
 	in.logf("extracting %s", filepath.Base(artifact))
-	if err := ExtractTarGz(artifact, st, 1); err != nil {
+	if err := ExtractTarGzLimited(artifact, st, 1, in.o.ArchiveLimits); err != nil {
 		return "", errors.Join(err, os.RemoveAll(st))
 	}
 	for _, f := range []string{"server.js", "package.json"} {

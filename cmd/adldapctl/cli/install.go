@@ -24,6 +24,7 @@ type fetchOptions struct {
 	caFiles       []string
 	channel       string
 	maxDownload   int64
+	maxUnpacked   int64
 	sha256Set     bool
 }
 
@@ -35,6 +36,7 @@ func (f *fetchOptions) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.requireDigest, "require-digest", false, "refuse an artifact the feed publishes no digest for (GitHub source tarballs) unless --sha256 is given")
 	fl.StringVar(&f.proxy, "proxy", "", "HTTP proxy `URL` for downloads and npm (http://user:pass@host:port)")
 	fl.StringSliceVar(&f.caFiles, "ca-file", nil, "extra trusted CA certificate `FILE` for downloads and npm (repeatable)")
+	fl.Int64Var(&f.maxUnpacked, "max-unpacked-size", 0, "refuse a release archive that unpacks to more than `BYTES` (default 4 GiB, or max_unpacked_bytes in the tool config)")
 	fl.Int64Var(&f.maxDownload, "max-download", 0, "refuse a download larger than `BYTES` when the feed announces no size (default 2 GiB, or max_download_bytes in the tool config)")
 }
 
@@ -47,8 +49,8 @@ func (f *fetchOptions) validate(cmd *cobra.Command) error {
 			return usageError{err}
 		}
 	}
-	if f.maxDownload < 0 {
-		return usageError{errors.New("--max-download must be a positive number of bytes")}
+	if f.maxDownload < 0 || f.maxUnpacked < 0 {
+		return usageError{errors.New("--max-download and --max-unpacked-size must be positive numbers of bytes")}
 	}
 	if f.version != "" {
 		if _, err := updater.ParseVersion(f.version); err != nil {
@@ -105,8 +107,13 @@ func (a *app) engine(f *fetchOptions, grace time.Duration) (*installer.Installer
 	if a.json && !a.verbose {
 		dl.Progress = nil
 	}
+	tc := a.toolConfig()
+	lim := installer.ArchiveLimits{MaxBytes: f.maxUnpacked, MaxEntries: tc.MaxArchiveEntries}
+	if lim.MaxBytes == 0 {
+		lim.MaxBytes = tc.MaxUnpackedBytes
+	}
 	return installer.New(installer.Options{Platform: a.plat, Logf: a.logf, Fetcher: dl,
-		Proxy: f.proxy, CAFiles: f.caFiles, Stable: grace}), nil
+		Proxy: f.proxy, CAFiles: f.caFiles, Stable: grace, ArchiveLimits: lim}), nil
 }
 
 // runPlan runs plan on the engine and adds what the user should know about

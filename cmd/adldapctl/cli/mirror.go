@@ -29,6 +29,10 @@ type toolConfig struct {
 	// MaxDownloadBytes caps a download whose size the feed does not
 	// announce (0: 2 GiB).
 	MaxDownloadBytes int64 `json:"max_download_bytes,omitempty"`
+	// MaxUnpackedBytes and MaxArchiveEntries bound what a release archive
+	// may unpack to (0: 4 GiB and 500,000 entries).
+	MaxUnpackedBytes  int64 `json:"max_unpacked_bytes,omitempty"`
+	MaxArchiveEntries int   `json:"max_archive_entries,omitempty"`
 }
 
 func (a *app) toolConfig() toolConfig {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/adldapctl/adldapctl/internal/testfeed"
 )
 
 // TestForeignArtifactURLRefused: an http(s) feed naming a local file, a
@@ -72,5 +74,24 @@ func TestEndlessDownloadStopsAtCap(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(root, "var/cache/adldapctl"))
 	for _, e := range entries {
 		t.Errorf("left in the cache: %s", e.Name())
+	}
+}
+
+// TestArchiveOverCapRefused: an archive that unpacks past
+// --max-unpacked-size is exit 4 and nothing is installed.
+func TestArchiveOverCapRefused(t *testing.T) {
+	tarball, err := testfeed.SourceTarball("6.4.1", testfeed.SampleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := filepath.Join(t.TempDir(), "ad-ldap-connector-v6.4.1.tar.gz")
+	os.WriteFile(art, tarball, 0o644)
+	root := t.TempDir()
+	r := run(t, "--root", root, "install", "--from", art, "--max-unpacked-size", "512")
+	if r.code != ExitVerification || !strings.Contains(r.stderr, "unsafe archive") {
+		t.Fatalf("exit %d, want 4 naming an unsafe archive\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(root, "opt/auth0-adldap/server.js")); err == nil {
+		t.Error("installed anyway")
 	}
 }
