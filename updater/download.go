@@ -319,11 +319,15 @@ func (dl *download) startProgress(total int64) {
 	dl.prog.set(dl.n)
 }
 
-// copyBody appends r to the partial, hashing it on the way. A write
-// failure comes back as writeError (ErrNoSpace for a full disk); a read
-// failure as is.
+// copyBody appends r to the partial, hashing it on the way and getting
+// it to disk in the background. A write or sync failure comes back as
+// writeError (ErrNoSpace for a full disk); a read failure as is.
 func (dl *download) copyBody(r io.Reader) error {
-	n, err := pipeCopy(io.MultiWriter(fileWriter{dl.f}, dl.prog), dl.h, r)
+	wb := newWriteBehind(dl.f)
+	n, err := pipeCopy(io.MultiWriter(fileWriter{dl.f}, wb, dl.prog), dl.h, r)
+	if serr := wb.stop(); serr != nil {
+		err = writeError{serr}
+	}
 	dl.n += n
 	var we writeError
 	if errors.As(err, &we) {
