@@ -16,6 +16,7 @@ command -v node >/dev/null            || need+=(nodejs)
 command -v npm >/dev/null             || need+=(npm)
 command -v squid >/dev/null           || need+=(squid)
 command -v tar >/dev/null             || need+=(tar)
+command -v openssl >/dev/null         || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "deps: missing ${need[*]}; run as root (apt-get install)" >&2

@@ -378,10 +378,11 @@ func (dl *download) startProgress(total int64) {
 	dl.prog.set(dl.n)
 }
 
-// copyBody appends r to the partial, hashing it on the way, and never
-// more than the announced size, or the cap (see limit): a body that goes
-// on is refused with ErrVerification. A write failure comes back as
-// writeError (ErrNoSpace for a full disk); a read failure as is.
+// copyBody appends r to the partial, hashing it on the way and getting
+// it to disk in the background, and never more than the announced size,
+// or the cap (see limit): a body that goes on is refused with
+// ErrVerification. A write or sync failure comes back as writeError
+// (ErrNoSpace for a full disk); a read failure as is.
 func (dl *download) copyBody(r io.Reader, total int64) error {
 	limit, what := dl.limit(total)
 	if dl.n > limit {
@@ -391,8 +392,14 @@ func (dl *download) copyBody(r io.Reader, total int64) error {
 	if dl.d.wrapWriter != nil {
 		w = dl.d.wrapWriter(w)
 	}
+	wb := newWriteBehind(dl.f)
 	br := &boundedReader{r: r, left: limit - dl.n}
-	n, err := pipeCopy(io.MultiWriter(w, dl.prog), dl.h, br)
+	n, err := pipeCopy(io.MultiWriter(w, wb, dl.prog), dl.h, br)
+	if serr := wb.stop(); serr != nil {
+		// A failed write-back is reported to one fsync only: it wins over
+		// any other error, so the bytes are never kept for a resume.
+		err = writeError{serr}
+	}
 	dl.n += n
 	if br.over {
 		return fmt.Errorf("%w: %s: %s sends more than %s: stopped after %d bytes", ErrVerification, dl.a.Name, dl.where, what, dl.n)

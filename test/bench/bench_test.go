@@ -17,10 +17,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,38 +66,53 @@ func randomFile(t *testing.T, path string, size int64) string {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	// On disk before anything is timed: whoever syncs first (adldapctl's
+	// Fetch does, the hashers do not) would otherwise flush it too.
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func best(n int, f func() time.Duration) time.Duration {
-	var ds []time.Duration
+// fastest runs each of fs n times, interleaved so that every contender
+// sees the same load on a shared machine, and returns each one's fastest.
+func fastest(n int, fs ...func() time.Duration) []time.Duration {
+	bests := make([]time.Duration, len(fs))
 	for i := 0; i < n; i++ {
-		ds = append(ds, f())
+		for j, f := range fs {
+			if d := f(); i == 0 || d < bests[j] {
+				bests[j] = d
+			}
+		}
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return ds[0]
+	return bests
 }
 
 // TestBenchDownloadVerify: adldapctl's streamed download + sha256 verify
-// over loopback HTTP against `sha256sum` of the same file.
+// over loopback HTTP against two hashers reading the same file from the
+// page cache: `sha256sum` (coreutils) and `openssl dgst -sha256`, which
+// uses SHA-NI where the CPU has it and so is this CPU's hashing limit.
 func TestBenchDownloadVerify(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "artifact.bin")
 	sum := randomFile(t, src, artifactMB<<20)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, src) }))
 	defer srv.Close()
-	exec.Command("cat", src).Run() // warm the page cache for both
+	exec.Command("cat", src).Run() // warm the page cache for all
 
-	base := best(3, func() time.Duration {
-		start := time.Now()
-		out, err := exec.Command("sha256sum", src).Output()
-		if err != nil || !strings.HasPrefix(string(out), sum) {
-			t.Fatalf("sha256sum: %v %s", err, out)
+	hasher := func(name string, args ...string) func() time.Duration {
+		return func() time.Duration {
+			start := time.Now()
+			out, err := exec.Command(name, append(args, src)...).Output()
+			d := time.Since(start)
+			if err != nil || !strings.Contains(string(out), sum) {
+				t.Fatalf("%s: %v %s", name, err, out)
+			}
+			return d
 		}
-		return time.Since(start)
-	})
+	}
 	dl := &updater.Downloader{}
-	ours := best(3, func() time.Duration {
+	ours := func() time.Duration {
 		out := t.TempDir()
 		start := time.Now()
 		res, err := dl.Fetch(context.Background(), updater.Artifact{Name: "artifact.bin", URL: srv.URL + "/artifact.bin", Size: artifactMB << 20, SHA256: sum}, out, updater.VerifyOptions{})
@@ -103,13 +120,45 @@ func TestBenchDownloadVerify(t *testing.T) {
 		if err != nil || res.SHA256 != sum {
 			t.Fatalf("fetch: %v", err)
 		}
+		// Settle the removal (its journal commit and discards) here,
+		// untimed, not in the next run's Sync.
 		os.RemoveAll(out)
+		syscall.Sync()
 		return d
-	})
+	}
+	contenders := []func() time.Duration{ours, hasher("sha256sum")}
+	_, noOpenSSL := exec.LookPath("openssl")
+	if noOpenSSL == nil {
+		contenders = append(contenders, hasher("openssl", "dgst", "-sha256"))
+	}
+	d := fastest(5, contenders...)
 	mbps := func(d time.Duration) float64 { return float64(artifactMB) / d.Seconds() }
-	ratio := base.Seconds() / ours.Seconds()
-	report(t, "download+verify %d MB: adldapctl %.0f MB/s, sha256sum %.0f MB/s, ratio %.2fx (target >= 0.8x): %s",
-		artifactMB, mbps(ours), mbps(base), ratio, verdict(ratio >= 0.8))
+	line := func(base string, baseD time.Duration) {
+		ratio := baseD.Seconds() / d[0].Seconds()
+		report(t, "download+verify %d MB: adldapctl %.0f MB/s, %s %.0f MB/s, ratio %.2fx (target >= 0.8x): %s",
+			artifactMB, mbps(d[0]), base, mbps(baseD), ratio, verdict(ratio >= 0.8))
+	}
+	line("sha256sum", d[1])
+	if noOpenSSL != nil {
+		report(t, "download+verify against openssl dgst -sha256: openssl not found, install it for this baseline")
+		return
+	}
+	line("openssl dgst -sha256 ("+shaNI()+")", d[2])
+}
+
+// shaNI says whether this CPU hashes SHA-256 in hardware, which decides
+// what openssl's figure means.
+func shaNI() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "flags" {
+			if slices.Contains(strings.Fields(v), "sha_ni") {
+				return "SHA-NI"
+			}
+			return "no SHA-NI"
+		}
+	}
+	return "SHA-NI unknown"
 }
 
 // TestBenchInstallPeakRSS installs a 200 MB artifact with the real binary
@@ -304,8 +353,8 @@ func TestBenchUpdateDowntime(t *testing.T) {
 		return s[len(s)/2]
 	}
 	cold, down := med(colds), med(downs)
-	report(t, "update downtime %s (median of %v) vs connector cold start %s (median of %v): +%s (target <= cold start + 1s): %s",
-		down.Round(time.Millisecond), rounded(downs), cold.Round(time.Millisecond), rounded(colds), (down - cold).Round(time.Millisecond), verdict(down <= cold+time.Second))
+	report(t, "update downtime %s (median of %v) vs connector cold start %s (median of %v): +%s (target <= cold start + 100ms): %s",
+		down.Round(time.Millisecond), rounded(downs), cold.Round(time.Millisecond), rounded(colds), (down - cold).Round(time.Millisecond), verdict(down <= cold+100*time.Millisecond))
 }
 
 func rounded(ds []time.Duration) []time.Duration {
