@@ -4,12 +4,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -367,5 +370,60 @@ func TestInstallCAFileImports(t *testing.T) {
 	name := "usr/local/share/ca-certificates/adldapctl-install-root-ca-" + certs.Fingerprint(ch.Root)[:12] + ".crt"
 	if _, err := os.Stat(filepath.Join(root, name)); err != nil || !strings.Contains(r.stdout, "trusted CA CN=Install Root CA") {
 		t.Fatalf("%s: %v\n%s", name, err, r.stdout)
+	}
+}
+
+// --from-url goes through the effective proxy: --proxy, else HTTP_PROXY in
+// config.json (the connector's own setting).
+func TestCertsImportFromURLThroughProxy(t *testing.T) {
+	t.Setenv("HTTPS_PROXY", "")
+	t.Setenv("https_proxy", "")
+	ch := certstest.NewChain(t, "Proxied")
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ch.ServerCertificate()}}
+	srv.StartTLS()
+	defer srv.Close()
+	var tunnels atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		dst, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer dst.Close()
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		tunnels.Add(1)
+		if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+			return
+		}
+		go func() { _, _ = io.Copy(dst, conn) }()
+		_, _ = io.Copy(conn, dst)
+	}))
+	defer proxy.Close()
+
+	root := certsRoot(t, "ID=debian\n")
+	interFP := certs.Fingerprint(ch.Inter) // the server sends no root: the intermediate is the anchor
+	r := run(t, "--root", root, "certs", "import", "--from-url", srv.URL, "--proxy", proxy.URL, "--fingerprint", interFP)
+	if r.code != 0 || tunnels.Load() != 1 {
+		t.Fatalf("--proxy: exit %d tunnels %d\n%s\n%s", r.code, tunnels.Load(), r.stdout, r.stderr)
+	}
+	inst := filepath.Join(root, "opt/auth0-adldap")
+	if err := os.MkdirAll(inst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(inst, "config.json"), []byte(`{"HTTP_PROXY": "`+proxy.URL+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, "--root", root, "certs", "import", "--from-url", srv.URL, "--fingerprint", interFP)
+	if r.code != 0 || tunnels.Load() != 2 || !strings.Contains(r.stdout, "nothing changed") {
+		t.Fatalf("config.json HTTP_PROXY: exit %d tunnels %d\n%s\n%s", r.code, tunnels.Load(), r.stdout, r.stderr)
 	}
 }
