@@ -628,6 +628,11 @@ func (a *app) certsRemoveCmd() *cobra.Command {
 			}
 			res := &removeResult{Removed: infoOf(sc.cert, time.Now())}
 			res.Removed.Files = sc.files
+			for _, other := range list {
+				if other != sc && other.cert.Role != certs.Leaf && other.cert.X509.CheckSignatureFrom(sc.cert.X509) == nil {
+					res.Notes = append(res.Notes, fmt.Sprintf("%s, issued by it, is still imported: adldapctl certs remove %s", other.cert.Subject(), other.cert.SHA256))
+				}
+			}
 			if err := a.applyTrustChange(cmd.Context(), store, true, !noRestart, &res.UpdateCommand, &res.UpdateRan, &res.Restart, &res.Notes); err != nil {
 				return err
 			}

@@ -260,7 +260,8 @@ func TestCertsSSLCAPathListRemove(t *testing.T) {
 		t.Fatalf("short prefix: exit %d", r.code)
 	}
 	r = run(t, "--root", root, "certs", "remove", certs.Fingerprint(ch.Root)[:12])
-	if r.code != 0 || !strings.Contains(r.stdout, "update command: update-ca-certificates (not run)") {
+	if r.code != 0 || !strings.Contains(r.stdout, "update command: update-ca-certificates (not run)") ||
+		!strings.Contains(r.stdout, "CN=CAPath Intermediate CA,O=adldapctl tests, issued by it, is still imported") {
 		t.Fatalf("remove: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	for _, p := range []string{"opt/auth0-adldap/ca/" + rootStem + ".pem", "usr/local/share/ca-certificates/" + rootStem + ".crt"} {
