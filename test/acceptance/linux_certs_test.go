@@ -151,12 +151,43 @@ func TestLinuxCertsImportRemoveOnSystemd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("certs remove exit %d", code)
 	}
-	// The intermediate alone is still an anchor for OpenSSL (partial chain
-	// is off by default, so it is not enough); remove it too, as an admin
-	// undoing the whole import would.
-	out, errOut, code = adl("certs", "remove", certs.Fingerprint(ch.Inter))
-	if code != 0 {
-		t.Fatalf("certs remove intermediate exit %d\n%s\n%s", code, out, errOut)
+	// The intermediate imported with the root went with it (curl would
+	// trust a chain ending at it).
+	if !strings.Contains(out, "removed CN=Acceptance Intermediate CA") {
+		t.Fatalf("certs remove of the root left the intermediate:\n%s", out)
+	}
+	if ls, _, _ := c.Exec(t, "sh", "-c", "ls /usr/local/share/ca-certificates/ | grep -c '^adldapctl-'"); strings.TrimSpace(ls) != "0" {
+		t.Fatalf("anchor files left: %q", ls)
 	}
 	trusted(false)
+
+	// SSL_CA_PATH: the connector reads that folder instead of the OS store,
+	// and certs import puts the chain there too.
+	cfg := c.ReadFile(t, inst+"/config.json")
+	cfg = []byte(strings.Replace(string(cfg), "{", "{\n  \"SSL_CA_PATH\": \"./ca\",", 1))
+	c.WriteFile(t, inst+"/config.json", cfg, 0o600)
+	c.ExecOK(t, "systemctl", "restart", "auth0-adldap.service")
+	waitProbe(t, port, false)
+	out, errOut, code = adl("--yes", "certs", "import", "/root/chain.pem")
+	if code != 0 || !strings.Contains(out, inst+"/ca/adldapctl-acceptance-root-ca-"+rootFP[:12]+".pem") {
+		t.Fatalf("import with SSL_CA_PATH: exit %d\n%s\n%s", code, out, errOut)
+	}
+	waitProbe(t, port, true)
+	// Only the SSL_CA_PATH copy trusts the chain for the connector now.
+	// (Both OS anchors go: curl accepts a partial chain ending at a
+	// trusted intermediate.)
+	c.ExecOK(t, "sh", "-c", "rm /usr/local/share/ca-certificates/adldapctl-acceptance-*.crt")
+	c.ExecOK(t, "update-ca-certificates")
+	c.ExecOK(t, "systemctl", "restart", "auth0-adldap.service")
+	waitProbe(t, port, true)
+	if _, _, code := c.Exec(t, "curl", "-sS", "-o", "/dev/null", tlsURL); code == 0 {
+		t.Error("curl trusts the chain without the OS anchor")
+	}
+	if out, errOut, code = adl("certs", "remove", rootFP); code != 0 {
+		t.Fatalf("remove: exit %d\n%s\n%s", code, out, errOut)
+	}
+	waitProbe(t, port, false)
+	if ls, _, _ := c.Exec(t, "ls", "-A", inst+"/ca"); strings.TrimSpace(ls) != "" {
+		t.Errorf("SSL_CA_PATH still holds %q", ls)
+	}
 }

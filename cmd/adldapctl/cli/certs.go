@@ -580,18 +580,18 @@ func (a *app) certsListCmd() *cobra.Command {
 
 // removeResult is what `certs remove` did (--json contract).
 type removeResult struct {
-	Removed       certInfo `json:"removed"`
-	UpdateCommand string   `json:"update_command"`
-	UpdateRan     bool     `json:"update_ran"`
-	Restart       string   `json:"restart"`
-	Notes         []string `json:"notes,omitempty"`
+	Removed       []certInfo `json:"removed"`
+	UpdateCommand string     `json:"update_command"`
+	UpdateRan     bool       `json:"update_ran"`
+	Restart       string     `json:"restart"`
+	Notes         []string   `json:"notes,omitempty"`
 }
 
 func (a *app) certsRemoveCmd() *cobra.Command {
 	var noRestart bool
 	cmd := &cobra.Command{
 		Use:   "remove FINGERPRINT",
-		Short: "Undo an import: remove the certificate (SHA-256, or a unique prefix of 12+ hex digits)",
+		Short: "Undo an import: remove a certificate (SHA-256, or a unique prefix of 12+ hex digits) and the imported CAs it issued",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{errors.New("certs remove takes one FINGERPRINT (see certs list)")}
@@ -620,18 +620,30 @@ func (a *app) certsRemoveCmd() *cobra.Command {
 			default:
 				return usageError{fmt.Errorf("%s matches %d imported certificates: give more digits", fp, len(match))}
 			}
-			sc := match[0]
-			for _, f := range sc.files {
-				if _, err := platform.RemoveFile(filepath.Dir(f), filepath.Base(f)); err != nil {
-					return fmt.Errorf("remove %s: %w", f, err)
-				}
+			// Undo what an import pinned to this certificate added: it and
+			// the imported CAs that chain up to it (curl, for one, trusts a
+			// chain ending at a trusted intermediate).
+			var stored []certs.Cert
+			byFP := map[string]*storedCert{}
+			for _, sc := range list {
+				stored = append(stored, sc.cert)
+				byFP[sc.cert.SHA256] = sc
 			}
-			res := &removeResult{Removed: infoOf(sc.cert, time.Now())}
-			res.Removed.Files = sc.files
-			for _, other := range list {
-				if other != sc && other.cert.Role != certs.Leaf && other.cert.X509.CheckSignatureFrom(sc.cert.X509) == nil {
-					res.Notes = append(res.Notes, fmt.Sprintf("%s, issued by it, is still imported: adldapctl certs remove %s", other.cert.Subject(), other.cert.SHA256))
+			sel, err := certs.Select(stored, match[0].cert.SHA256)
+			if err != nil {
+				sel = []certs.Cert{match[0].cert}
+			}
+			res := &removeResult{}
+			for _, c := range sel {
+				sc := byFP[c.SHA256]
+				for _, f := range sc.files {
+					if _, err := platform.RemoveFile(filepath.Dir(f), filepath.Base(f)); err != nil {
+						return fmt.Errorf("remove %s: %w", f, err)
+					}
 				}
+				info := infoOf(sc.cert, time.Now())
+				info.Files = sc.files
+				res.Removed = append(res.Removed, info)
 			}
 			if err := a.applyTrustChange(cmd.Context(), store, true, !noRestart, &res.UpdateCommand, &res.UpdateRan, &res.Restart, &res.Notes); err != nil {
 				return err
@@ -639,9 +651,11 @@ func (a *app) certsRemoveCmd() *cobra.Command {
 			if a.json {
 				return a.writeJSON(res)
 			}
-			a.printf("removed %s (sha256 %s)\n", res.Removed.Subject, res.Removed.SHA256)
-			for _, f := range sc.files {
-				a.printf("  %s\n", f)
+			for _, c := range res.Removed {
+				a.printf("removed %s (sha256 %s)\n", c.Subject, c.SHA256)
+				for _, f := range c.Files {
+					a.printf("  %s\n", f)
+				}
 			}
 			if res.UpdateRan {
 				a.printf("ran: %s\n", res.UpdateCommand)

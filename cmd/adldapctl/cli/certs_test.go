@@ -261,7 +261,7 @@ func TestCertsSSLCAPathListRemove(t *testing.T) {
 	}
 	r = run(t, "--root", root, "certs", "remove", certs.Fingerprint(ch.Root)[:12])
 	if r.code != 0 || !strings.Contains(r.stdout, "update command: update-ca-certificates (not run)") ||
-		!strings.Contains(r.stdout, "CN=CAPath Intermediate CA,O=adldapctl tests, issued by it, is still imported") {
+		!strings.Contains(r.stdout, "removed CN=CAPath Intermediate CA") {
 		t.Fatalf("remove: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	for _, p := range []string{"opt/auth0-adldap/ca/" + rootStem + ".pem", "usr/local/share/ca-certificates/" + rootStem + ".crt"} {
@@ -271,6 +271,10 @@ func TestCertsSSLCAPathListRemove(t *testing.T) {
 	}
 	if r = run(t, "--root", root, "certs", "remove", certs.Fingerprint(ch.Root)); r.code != 1 {
 		t.Fatalf("second remove: exit %d", r.code)
+	}
+	// The intermediate imported with the root went with it.
+	if got := treeFiles(t, root); len(got) != 2 || !strings.HasSuffix(got[1], "corp.crt") {
+		t.Fatalf("left after remove: %v", got)
 	}
 	if _, err := os.Stat(filepath.Join(root, "usr/local/share/ca-certificates/corp.crt")); err != nil {
 		t.Fatal("remove touched a file adldapctl did not write")
