@@ -432,3 +432,46 @@ func TestCertsImportFromURLThroughProxy(t *testing.T) {
 		t.Fatalf("config.json HTTP_PROXY: exit %d tunnels %d\n%s\n%s", r.code, tunnels.Load(), r.stdout, r.stderr)
 	}
 }
+
+// An SSL_CA_PATH outside the install folder is read by the connector where
+// it is, so the certificates go there (under --root); one naming a program
+// folder is refused before anything is written.
+func TestCertsSSLCAPathOutsideAndRefused(t *testing.T) {
+	ch := certstest.NewChain(t, "Outside")
+	for _, tc := range []struct {
+		value, want string
+		code        int
+	}{
+		{"/etc/connector-ca", "etc/connector-ca", 0},
+		{"../shared-ca", "opt/shared-ca", 0},
+		{"./node_modules", "", 1},
+	} {
+		root := certsRoot(t, "ID=debian\n")
+		inst := filepath.Join(root, "opt/auth0-adldap")
+		if err := os.MkdirAll(inst, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(inst, "config.json"), []byte(`{"SSL_CA_PATH": "`+tc.value+`"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, "--root", root, "--yes", "certs", "import", writeTemp(t, "c.pem", certstest.PEM(ch.Root)))
+		if r.code != tc.code {
+			t.Fatalf("%s: exit %d\n%s\n%s", tc.value, r.code, r.stdout, r.stderr)
+		}
+		files := treeFiles(t, root)
+		if tc.code != 0 {
+			if len(files) != 1 { // config.json only
+				t.Fatalf("%s: wrote %v", tc.value, files)
+			}
+			continue
+		}
+		want := filepath.Join(tc.want, "adldapctl-outside-root-ca-"+certs.Fingerprint(ch.Root)[:12]+".pem")
+		found := false
+		for _, f := range files {
+			found = found || f == want
+		}
+		if !found {
+			t.Fatalf("%s: %s not in %v", tc.value, want, files)
+		}
+	}
+}
