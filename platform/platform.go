@@ -120,13 +120,7 @@ func join(root, p string) string {
 }
 
 func linuxPaths(root, family string) Paths {
-	anchors := "/usr/local/share/ca-certificates"
-	switch family {
-	case "rhel":
-		anchors = "/etc/pki/ca-trust/source/anchors"
-	case "suse":
-		anchors = "/etc/pki/trust/anchors"
-	}
+	anchors := TrustLayoutFor(family).AnchorDir
 	return Paths{
 		InstallDir:    join(root, "/opt/auth0-adldap"),
 		ConfigFile:    join(root, "/opt/auth0-adldap/config.json"),
@@ -233,12 +227,7 @@ func DistroFamily(id, idLike string) string {
 // TrustUpdateCommand is the distro's command that rebuilds the OS store
 // from the anchors folder.
 func (p *Platform) TrustUpdateCommand() []string {
-	switch p.Family {
-	case "rhel":
-		return []string{"update-ca-trust", "extract"}
-	default:
-		return []string{"update-ca-certificates"}
-	}
+	return append([]string(nil), TrustLayoutFor(p.Family).Update...)
 }
 
 // RequireElevation returns ErrNeedsElevation (with how to elevate) unless the

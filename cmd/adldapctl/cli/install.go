@@ -181,6 +181,10 @@ func (a *app) installRun(cmd *cobra.Command, opts *installOptions) error {
 	if err := validateTicket(cmd, opts.ticket); err != nil {
 		return err
 	}
+	anchors, err := readCAFiles(opts.fetch.caFiles)
+	if err != nil {
+		return err
+	}
 	if err := a.setup(cmd.Context(), true); err != nil {
 		return err
 	}
@@ -193,6 +197,11 @@ func (a *app) installRun(cmd *cobra.Command, opts *installOptions) error {
 	if err != nil {
 		return err
 	}
+	notes, err := a.importCAFiles(cmd.Context(), anchors, !opts.noStart)
+	if err != nil {
+		return err
+	}
+	res.Notes = append(res.Notes, notes...)
 	return a.printResult(res)
 }
 

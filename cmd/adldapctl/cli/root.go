@@ -133,6 +133,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.serviceCmd(),
 		a.uninstallCmd(),
 		a.mirrorCmd(),
+		a.certsCmd(),
 		a.selfUpdateCmd(),
 		a.versionCmd(),
 	)

@@ -102,6 +102,7 @@ function main() {
     res.end(JSON.stringify({ version: VERSION, ticket: hasTicket }) + '\n');
   });
   server.on('error', (err) => fail('cannot listen on 127.0.0.1:' + port + ': ' + err.code));
+  require('./lib/trust')(config, server); // CAs as lib/add_certs.js reads them; GET /tls-probe
   server.listen(port, '127.0.0.1', () => {
     console.log('auth0-adldap sample connector ' + VERSION + ' listening on 127.0.0.1:' + port);
   });
