@@ -182,7 +182,7 @@ func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
 
 // layout is the install as the connector sees it (without --root).
 func (in *Installer) layout() connector.Layout {
-	return connector.Layout{InstallDir: in.p.Paths.InstallDir, ConnectorDir: unrooted(in.p, in.p.Paths.InstallDir), OS: in.p.OS}
+	return connector.Layout{InstallDir: in.p.Paths.InstallDir, ConnectorDir: in.p.Unrooted(in.p.Paths.InstallDir), OS: in.p.OS}
 }
 
 // checkCustomerPaths refuses, before anything changes, a config.json whose

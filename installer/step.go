@@ -202,8 +202,8 @@ func (s *treeStep) Register(ctx context.Context) (bool, error) {
 		Description:  "Auth0 AD/LDAP Connector",
 		Exec:         node,
 		Args:         []string{"server.js"},
-		WorkingDir:   unrooted(p, p.Paths.InstallDir),
-		LogFile:      unrooted(p, p.Paths.LogFile),
+		WorkingDir:   p.Unrooted(p.Paths.InstallDir),
+		LogFile:      p.Unrooted(p.Paths.LogFile),
 		RestartDelay: 5 * time.Second,
 		Env:          map[string]string{"NODE_ENV": "production"},
 	})
@@ -220,25 +220,12 @@ func (s *treeStep) Register(ctx context.Context) (bool, error) {
 		Name: platform.ServiceName, DisplayName: "Auth0 ADLDAP", Description: "Auth0 AD/LDAP Connector",
 		Exec: node, Args: []string{"server.js"}, WorkingDir: p.Paths.InstallDir, LogFile: p.Paths.LogFile,
 		Env:  map[string]string{"NODE_ENV": "production"},
-		Unit: unit, Logrotate: packaging.RenderLogrotate(unrooted(p, p.Paths.LogFile)),
+		Unit: unit, Logrotate: packaging.RenderLogrotate(p.Unrooted(p.Paths.LogFile)),
 	})
 	if err != nil {
 		return false, fmt.Errorf("register service %s: %w", platform.ServiceName, err)
 	}
 	return changed, nil
-}
-
-// unrooted returns path as seen from inside the --root (what the unit file
-// must say).
-func unrooted(p *platform.Platform, path string) string {
-	if p.Root == "" {
-		return path
-	}
-	rel, err := filepath.Rel(p.Root, path)
-	if err != nil {
-		return path
-	}
-	return "/" + filepath.ToSlash(rel)
 }
 
 // Restore puts the moved-aside tree back as the install dir. The tree it

@@ -54,6 +54,19 @@ type Platform struct {
 // is then done on files under Root and no host manager is called.
 func (p *Platform) Sandboxed() bool { return p.Root != "" }
 
+// Unrooted returns path as seen from inside the --root: what a unit file
+// or the running connector must name.
+func (p *Platform) Unrooted(path string) string {
+	if p.Root == "" {
+		return path
+	}
+	rel, err := filepath.Rel(p.Root, path)
+	if err != nil {
+		return path
+	}
+	return "/" + filepath.ToSlash(rel)
+}
+
 // DetectOptions lets tests replace the probes.
 type DetectOptions struct {
 	Root     string

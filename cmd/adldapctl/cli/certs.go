@@ -257,7 +257,7 @@ func (a *app) caPathDir() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s to find SSL_CA_PATH: %w", p.Paths.ConfigFile, err)
 	}
-	connDir := unrootedPath(p, p.Paths.InstallDir)
+	connDir := p.Unrooted(p.Paths.InstallDir)
 	lay := connector.Layout{InstallDir: p.Paths.InstallDir, ConnectorDir: connDir, OS: p.OS}
 	rel, err := lay.CAPath(cfg)
 	var cpe *connector.CustomerPathError
@@ -278,17 +278,6 @@ func (a *app) caPathDir() (string, error) {
 		return filepath.Clean(v), nil
 	}
 	return "", err
-}
-
-func unrootedPath(p *platform.Platform, path string) string {
-	if p.Root == "" {
-		return path
-	}
-	rel, err := filepath.Rel(p.Root, path)
-	if err != nil {
-		return path
-	}
-	return "/" + filepath.ToSlash(rel)
 }
 
 // importAnchors writes sel into the OS anchor folder (and SSL_CA_PATH),
