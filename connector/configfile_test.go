@@ -12,7 +12,7 @@ import (
 func TestEditConfigKeepsOrderIndentModeAndBOM(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
-		bom           bool
+		bom            bool
 	}{
 		{
 			name: "four spaces, nested value kept byte for byte",
