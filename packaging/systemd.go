@@ -201,3 +201,38 @@ func RenderLogrotate(logFile string) []byte {
 }
 `, logFile))
 }
+
+// ParseEnvFile reads what RenderEnvFile wrote (and the simple KEY=value,
+// KEY="value" and KEY='value' lines an admin might add): comments and
+// blank lines are skipped; in "..." a backslash escapes \, ", $ and `.
+func ParseEnvFile(data []byte) (map[string]string, error) {
+	env := map[string]string{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(strings.TrimSuffix(line, "\r"))
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || !envName.MatchString(strings.TrimSpace(k)) {
+			return nil, fmt.Errorf("environment file line %d: not KEY=value", i+1)
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'':
+			v = v[1 : len(v)-1]
+		case len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"':
+			var b strings.Builder
+			in := v[1 : len(v)-1]
+			for j := 0; j < len(in); j++ {
+				if in[j] == '\\' && j+1 < len(in) && strings.IndexByte("\\\"$`", in[j+1]) >= 0 {
+					j++
+				}
+				b.WriteByte(in[j])
+			}
+			v = b.String()
+		}
+		env[k] = v
+	}
+	return env, nil
+}
