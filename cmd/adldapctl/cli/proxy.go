@@ -212,7 +212,7 @@ func (a *app) applyProxy(ctx context.Context, proxy string, restart bool) (*prox
 		res.Notes = append(res.Notes, senv.Note)
 	}
 	if !restart {
-		res.Notes = append(res.Notes, "service not restarted (--no-restart): the connector reads its proxy at start; run 'adldapctl service restart'")
+		res.Notes = append(res.Notes, "service not restarted: the connector reads its proxy at start; run 'adldapctl service restart' when ready")
 		return res, nil
 	}
 	if !res.ConfigChanged && len(res.ServiceFiles) == 0 {

@@ -4,6 +4,8 @@ package cli
 
 import (
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,6 +28,18 @@ func TestUpdateThroughAuthenticatedSquid(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("install through squid: exit %d\n%s", r.code, r.stderr)
 	}
+	// install --proxy also makes it the connector's proxy: config.json and
+	// the 0600 service environment file, never the output.
+	checkNoSecret(t, "Pr0xyPass", r.stdout, r.stderr)
+	cfg, _ := os.ReadFile(filepath.Join(root, "opt/auth0-adldap/config.json"))
+	if !strings.Contains(string(cfg), `"HTTP_PROXY": "`+good+`"`) {
+		t.Errorf("config.json lacks the proxy:\n%s", cfg)
+	}
+	envFile := filepath.Join(root, "etc/adldapctl/proxy.env")
+	if fi, err := os.Stat(envFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("service env file: %v", err)
+	}
+	checkNoSecretInFiles(t, "Pr0xyPass", root, envFile, filepath.Join(root, "opt/auth0-adldap/config.json"))
 	feed.ResetCounters()
 	r = run(t, "--root", root, "--feed", feed.URL, "update", "--proxy", bad)
 	if r.code != 1 || !strings.Contains(r.stderr, "407") {

@@ -3,13 +3,18 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/adldapctl/adldapctl/installer"
+	"github.com/adldapctl/adldapctl/internal/testfeed"
 )
 
 // proxyRoot is a --root with a config.json in the connector's layout.
@@ -252,5 +257,65 @@ func checkNoSecretInFiles(t *testing.T, secret, root string, allowed ...string) 
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestInstallProxyRefusedBeforeAnything(t *testing.T) {
+	feed := startFeed(t, testfeed.ReleaseSpec{Version: "6.4.1"})
+	root := t.TempDir()
+	// A proxy the connector cannot use is refused before anything is done.
+	for _, p := range []string{"http://wpad.example/wpad.pac", "http://proxy.example", "http://u:p@ss@proxy.example:3128"} {
+		r := run(t, "--root", root, "--feed", feed.URL, "install", "--proxy", p)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "proxy") {
+			t.Fatalf("install --proxy %s: exit %d\n%s", p, r.code, r.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(root, "opt/auth0-adldap")); err == nil {
+			t.Fatal("install dir written for a refused --proxy")
+		}
+	}
+}
+
+func TestNodeFlagValidated(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "node")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{filepath.Join(dir, "missing"), notExec, dir} {
+		root := t.TempDir()
+		r := run(t, "--root", root, "install", "--node", n, "--from", filepath.Join(dir, "x.tar.gz"))
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "--node") {
+			t.Errorf("--node %s: exit %d\n%s", n, r.code, r.stderr)
+		}
+		r = run(t, "--root", root, "update", "--node", n)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "--node") {
+			t.Errorf("update --node %s: exit %d\n%s", n, r.code, r.stderr)
+		}
+	}
+}
+
+func TestSudoHints(t *testing.T) {
+	dnsErr := fmt.Errorf("download: %w", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "api.github.com"}})
+	noNode := fmt.Errorf("stage: %w", installer.ErrNoNode)
+	for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("SUDO_USER", "")
+	if withSudoHint(dnsErr, "") != dnsErr || withSudoHint(noNode, "") != noNode {
+		t.Error("hint without sudo")
+	}
+	t.Setenv("SUDO_USER", "alice")
+	if got := withSudoHint(dnsErr, "").Error(); !strings.Contains(got, "sudo -E") || !strings.Contains(got, "--proxy") {
+		t.Errorf("dns under sudo: %s", got)
+	}
+	if got := withSudoHint(dnsErr, "http://p:3128"); got != dnsErr {
+		t.Errorf("proxy given, still hinted: %v", got)
+	}
+	if got := withSudoHint(noNode, ""); !strings.Contains(got.Error(), "--node") || !errors.Is(got, installer.ErrNoNode) {
+		t.Errorf("node under sudo: %v", got)
+	}
+	other := errors.New("disk full")
+	if withSudoHint(other, "") != other {
+		t.Error("unrelated error hinted")
 	}
 }
