@@ -101,6 +101,7 @@ function main() {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ version: VERSION, ticket: hasTicket }) + '\n');
   });
+  require('./lib/outbound').attach(server, config);
   server.on('error', (err) => fail('cannot listen on 127.0.0.1:' + port + ': ' + err.code));
   server.listen(port, '127.0.0.1', () => {
     console.log('auth0-adldap sample connector ' + VERSION + ' listening on 127.0.0.1:' + port);
