@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -80,7 +81,7 @@ func TestLinuxProxyOnSystemd(t *testing.T) {
 	c := testbed.StartContainer(t)
 	c.CopyIn(t, bin, "/usr/local/bin/adldapctl", 0o755)
 
-	const port = 38421
+	port := freeLoopbackPort(t) // the container shares the host's network
 	inst := "/opt/auth0-adldap"
 	c.ExecOK(t, "mkdir", "-p", inst, "/etc/adldapctl-test")
 	c.WriteFile(t, "/etc/adldapctl-test/tenant.pem", caPEM, 0o644)
@@ -93,7 +94,7 @@ func TestLinuxProxyOnSystemd(t *testing.T) {
 		return stdout, stderr, code
 	}
 	if stdout, stderr, code := adl("install", "--ticket", ticket); code != 0 {
-		t.Fatalf("install exit %d\n%s\n%s", code, stdout, stderr)
+		t.Fatalf("install exit %d\n%s\n%s\nconnector log:\n%s", code, stdout, stderr, c.ReadFile(t, "/var/log/auth0-adldap.log"))
 	}
 	waitVersion(t, port, "6.4.1")
 	if p := probeOutbound(t, port); !p.OK || p.Via != "direct" {
@@ -198,4 +199,16 @@ func TestLinuxProxyOnSystemd(t *testing.T) {
 	if log, _ := os.ReadFile(squid.AccessLog); bytes.Contains(log[min(logLen, len(log)):], []byte(tunnelLine)) {
 		t.Errorf("tenant reached through squid after clear:\n%s", log[logLen:])
 	}
+}
+
+// freeLoopbackPort returns a TCP port on 127.0.0.1 that was free a moment
+// ago.
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -75,12 +75,10 @@ function probe(target, proxy, ca, done) {
   // get makes one GET over a TLS connection (opened on socket, a CONNECT
   // tunnel, or directly) that verifies the server against ca.
   const get = (socket, via) => {
-    const opts = { servername, ca };
+    // host also names the identity the certificate must carry.
+    const opts = { host, port, servername, ca };
     if (socket) {
       opts.socket = socket;
-    } else {
-      opts.host = host;
-      opts.port = port;
     }
     const conn = tls.connect(opts);
     conn.setTimeout(TIMEOUT_MS, () => conn.destroy(new Error('timeout')));
