@@ -153,6 +153,21 @@ func TestLinuxProxyOnSystemd(t *testing.T) {
 		t.Errorf("proxy show: exit %d %s", code, stdout)
 	}
 
+	// The service environment wins over config.json: with a dead proxy in
+	// config.json the connector still goes through squid.
+	good := c.ReadFile(t, inst+"/config.json")
+	dead := bytes.Replace(good, []byte(`"HTTP_PROXY": "`+squid.URL+`"`), []byte(`"HTTP_PROXY": "http://127.0.0.1:9"`), 1)
+	if bytes.Equal(dead, good) {
+		t.Fatalf("config.json does not hold the proxy as set:\n%s", good)
+	}
+	c.WriteFile(t, inst+"/config.json", dead, 0o600)
+	c.ExecOK(t, "systemctl", "restart", "auth0-adldap.service")
+	waitVersion(t, port, "6.4.1")
+	if p := probeOutbound(t, port); !p.OK || p.Via != "proxy" {
+		t.Errorf("service environment did not win over config.json: %+v", p)
+	}
+	c.WriteFile(t, inst+"/config.json", good, 0o600)
+
 	// The password is nowhere but config.json and the 0600 env file.
 	places := map[string]string{
 		"journal":       c.Journal(t, ""),
@@ -181,6 +196,8 @@ func TestLinuxProxyOnSystemd(t *testing.T) {
 	}
 
 	// proxy clear: direct again, squid sees nothing new.
+	time.Sleep(time.Second) // squid logs a tunnel when it closes
+	log, _ = os.ReadFile(squid.AccessLog)
 	logLen := len(log)
 	if stdout, stderr, code := adl("proxy", "clear"); code != 0 {
 		t.Fatalf("proxy clear exit %d\n%s%s", code, stdout, stderr)
@@ -211,4 +228,54 @@ func freeLoopbackPort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestLinuxUnitQuotingOnSystemd runs the golden unit with $, %, spaces,
+// quotes and backslashes in every directive under real systemd: its
+// ExecStart= is a script at the odd path that prints its working
+// directory, arguments and environment to the StandardOutput= log, which
+// must show each value exactly as meant.
+func TestLinuxUnitQuotingOnSystemd(t *testing.T) {
+	testbed.RequireRoot(t)
+	unit, err := os.ReadFile(filepath.Join("..", "..", "packaging", "testdata", "quoting.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testbed.StartContainer(t)
+	const exe, dir, logFile = `/opt/n$de 50%/bin/node`, `/opt/auth0 $dir/100%/a"b\c`, `/var/log/a $b%c.log`
+	c.ExecOK(t, "mkdir", "-p", dir, filepath.Dir(exe))
+	c.WriteFile(t, exe, []byte(`#!/bin/sh
+echo "cwd=$(pwd)"
+for a in "$@"; do echo "arg=$a"; done
+for v in DOLLAR PERCENT SPACES HTTP_PROXY PLAIN; do eval "echo \"$v=\$$v\""; done
+echo end
+sleep 600
+`), 0o755)
+	c.WriteFile(t, "/etc/systemd/system/quoting-test.service", unit, 0o644)
+	c.ExecOK(t, "systemctl", "daemon-reload")
+	c.ExecOK(t, "systemctl", "start", "quoting-test.service")
+	defer c.Exec(t, "systemctl", "stop", "quoting-test.service")
+	var got string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if b, err := os.ReadFile(c.HostPath(logFile)); err == nil && bytes.Contains(b, []byte("end\n")) {
+			got = string(b)
+			break
+		}
+	}
+	want := `cwd=/opt/auth0 $dir/100%/a"b\c
+arg=server.js
+arg=--x=a"b\c
+arg=$1
+arg=10%
+DOLLAR=pa$$word$HOME
+PERCENT=50%off
+SPACES=a b "c" d\e
+HTTP_PROXY=http://u:p%40ss$@proxy:3128
+PLAIN=production
+end
+`
+	if got != want {
+		st, _, _ := c.Exec(t, "systemctl", "status", "quoting-test.service")
+		t.Errorf("the service saw\n%s\nwant\n%s\n%s", got, want, st)
+	}
 }
