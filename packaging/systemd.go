@@ -31,7 +31,7 @@ type UnitConfig struct {
 // expansion; paths (WorkingDirectory=, EnvironmentFile=,
 // StandardOutput=append:) are taken as the rest of the line, unquoted.
 var unitTmpl = template.Must(template.New("unit").Funcs(template.FuncMap{
-	"exec": execWord, "path": pathValue, "text": specifierEscape,
+	"exec": execWord, "execPath": execPath, "path": pathValue, "text": specifierEscape,
 }).Parse(`# Managed by adldapctl: changes here are replaced by "adldapctl install".
 [Unit]
 Description={{text .Description}}
@@ -42,7 +42,7 @@ StartLimitIntervalSec=0
 [Service]
 Type=simple
 WorkingDirectory={{path .WorkingDir}}
-ExecStart={{exec .Exec}}{{range .Args}} {{exec .}}{{end}}
+ExecStart={{execPath .Exec}}{{range .Args}} {{exec .}}{{end}}
 Restart=always
 RestartSec={{.RestartSecs}}
 {{- range .EnvLines}}
@@ -113,6 +113,18 @@ func execWord(s string) string {
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `$$`, `%`, `%%`)
 	return `"` + r.Replace(s) + `"`
+}
+
+// execPath renders ExecStart='s executable. systemd expands $VAR in the
+// arguments, argv[0] included, but runs the path as written: a $ in it
+// stays single, and then argv[0] is given separately ("@path argv0") with
+// its $ doubled.
+func execPath(s string) string {
+	if !strings.Contains(s, "$") {
+		return execWord(s)
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `%`, `%%`)
+	return `@"` + r.Replace(s) + `" ` + execWord(s)
 }
 
 // envWord renders one Environment= assignment: "KEY=value" with C

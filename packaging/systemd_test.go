@@ -81,7 +81,8 @@ func TestRenderLogrotateGolden(t *testing.T) {
 
 // TestRenderSystemdUnitQuotingPerDirective renders $, %, spaces, quotes and
 // backslashes in every directive: % is %% everywhere, $ is $$ only in
-// ExecStart=, quotes and backslashes are C-escaped inside "..." in
+// ExecStart='s arguments (not its executable path, run as written, so a
+// path with $ is given as "@path argv0"), quotes and backslashes are C-escaped inside "..." in
 // ExecStart= and Environment=, paths are written as they are.
 func TestRenderSystemdUnitQuotingPerDirective(t *testing.T) {
 	got, err := RenderSystemdUnit(UnitConfig{
@@ -105,7 +106,7 @@ func TestRenderSystemdUnitQuotingPerDirective(t *testing.T) {
 	golden(t, "quoting.service", got)
 	for _, want := range []string{
 		"Description=Connector 100%% \"prod\" $HOME\n",
-		`ExecStart="/opt/n$$de 50%%/bin/node" server.js "--x=a\"b\\c" $$1 10%%` + "\n",
+		`ExecStart=@"/opt/n$de 50%%/bin/node" "/opt/n$$de 50%%/bin/node" server.js "--x=a\"b\\c" $$1 10%%` + "\n",
 		`WorkingDirectory=/opt/auth0 $dir/100%%/a"b\c` + "\n",
 		"Environment=DOLLAR=pa$$word$HOME\n", // $ literal: written as is
 		"Environment=PERCENT=50%%off\n",

@@ -245,9 +245,9 @@ func TestLinuxUnitQuotingOnSystemd(t *testing.T) {
 	const exe, dir, logFile = `/opt/n$de 50%/bin/node`, `/opt/auth0 $dir/100%/a"b\c`, `/var/log/a $b%c.log`
 	c.ExecOK(t, "mkdir", "-p", dir, filepath.Dir(exe))
 	c.WriteFile(t, exe, []byte(`#!/bin/sh
-echo "cwd=$(pwd)"
-for a in "$@"; do echo "arg=$a"; done
-for v in DOLLAR PERCENT SPACES HTTP_PROXY PLAIN; do eval "echo \"$v=\$$v\""; done
+printf 'cwd=%s\n' "$(pwd)"
+for a in "$@"; do printf 'arg=%s\n' "$a"; done
+for v in DOLLAR PERCENT SPACES HTTP_PROXY PLAIN; do eval "printf '%s=%s\n' $v \"\$$v\""; done
 echo end
 sleep 600
 `), 0o755)
