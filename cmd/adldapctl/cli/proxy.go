@@ -204,12 +204,18 @@ func (a *app) applyProxy(ctx context.Context, proxy string, restart bool) (*prox
 		}
 	}
 	senv, err := p.SetServiceEnv(env)
-	if err != nil {
+	switch {
+	case errors.Is(err, platform.ErrNotSupported):
+		// Windows: the service's own environment comes with Windows
+		// support; config.json alone sets the proxy meanwhile.
+		res.Notes = append(res.Notes, "service environment not set on this platform yet: the connector reads config.json")
+	case err != nil:
 		return res, fmt.Errorf("config.json is updated, but the service environment is not: %w", err)
-	}
-	res.ServiceFiles, res.Reloaded = senv.Files, senv.Reloaded
-	if senv.Note != "" {
-		res.Notes = append(res.Notes, senv.Note)
+	default:
+		res.ServiceFiles, res.Reloaded = senv.Files, senv.Reloaded
+		if senv.Note != "" {
+			res.Notes = append(res.Notes, senv.Note)
+		}
 	}
 	if !restart {
 		res.Notes = append(res.Notes, "service not restarted: the connector reads its proxy at start; run 'adldapctl service restart' when ready")
