@@ -61,7 +61,13 @@ func probeOutbound(t *testing.T, port int) outboundProbe {
 // loopback HTTPS tenant through the proxy, seen in squid's access log;
 // `proxy clear` makes it go direct again. The password shows up nowhere
 // but config.json and the 0600 environment file; bad URLs change nothing.
-func TestLinuxProxyOnSystemd(t *testing.T) {
+func TestLinuxProxyOnSystemd(t *testing.T) { proxyScenario(t, false) }
+
+// TestLinuxProxyOnSysv is the same on a Debian booted with sysvinit: the
+// init script sources the 0600 environment file.
+func TestLinuxProxyOnSysv(t *testing.T) { proxyScenario(t, true) }
+
+func proxyScenario(t *testing.T, sysv bool) {
 	testbed.RequireRoot(t)
 	squid := testbed.StartSquidProxy(t, "fleet", proxySecret+" p@ss/w%rd")
 	tenant := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -78,8 +84,12 @@ func TestLinuxProxyOnSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer feed.Close()
-	c := testbed.StartContainer(t)
+	c := testbed.StartContainerWith(t, testbed.Options{SysV: sysv})
 	c.CopyIn(t, bin, "/usr/local/bin/adldapctl", 0o755)
+	restart := []string{"systemctl", "restart", "auth0-adldap.service"}
+	if sysv {
+		restart = []string{"/etc/init.d/auth0-adldap", "restart"}
+	}
 
 	port := freeLoopbackPort(t) // the container shares the host's network
 	inst := "/opt/auth0-adldap"
@@ -130,7 +140,11 @@ func TestLinuxProxyOnSystemd(t *testing.T) {
 	if fi, err := os.Stat(envFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("env file: %v %v", err, fi)
 	}
-	if show, _, _ := c.Exec(t, "systemctl", "show", "-p", "EnvironmentFiles", "auth0-adldap.service"); !strings.Contains(show, "/etc/adldapctl/proxy.env") {
+	if sysv {
+		if script := c.ReadFile(t, "/etc/init.d/auth0-adldap"); !bytes.Contains(script, []byte("ENVFILE=/etc/adldapctl/proxy.env")) {
+			t.Errorf("init script does not source the env file")
+		}
+	} else if show, _, _ := c.Exec(t, "systemctl", "show", "-p", "EnvironmentFiles", "auth0-adldap.service"); !strings.Contains(show, "/etc/adldapctl/proxy.env") {
 		t.Errorf("systemd does not read the env file: %s", show)
 	}
 	waitVersion(t, port, "6.4.1")
@@ -161,7 +175,7 @@ func TestLinuxProxyOnSystemd(t *testing.T) {
 		t.Fatalf("config.json does not hold the proxy as set:\n%s", good)
 	}
 	c.WriteFile(t, inst+"/config.json", dead, 0o600)
-	c.ExecOK(t, "systemctl", "restart", "auth0-adldap.service")
+	c.ExecOK(t, restart...)
 	waitVersion(t, port, "6.4.1")
 	if p := probeOutbound(t, port); !p.OK || p.Via != "proxy" {
 		t.Errorf("service environment did not win over config.json: %+v", p)
@@ -170,14 +184,18 @@ func TestLinuxProxyOnSystemd(t *testing.T) {
 
 	// The password is nowhere but config.json and the 0600 env file.
 	places := map[string]string{
-		"journal":       c.Journal(t, ""),
 		"connector log": string(c.ReadFile(t, "/var/log/auth0-adldap.log")),
-		"unit":          string(c.ReadFile(t, "/etc/systemd/system/auth0-adldap.service")),
-		"drop-in":       string(c.ReadFile(t, "/etc/systemd/system/auth0-adldap.service.d/proxy.conf")),
 	}
-	places["systemctl cat"], _, _ = c.Exec(t, "systemctl", "cat", "auth0-adldap.service")
-	places["systemctl show"], _, _ = c.Exec(t, "systemctl", "show", "auth0-adldap.service")
-	for _, f := range []string{"/var/lib/adldapctl", "/var/cache/adldapctl"} {
+	if sysv {
+		places["init script"] = string(c.ReadFile(t, "/etc/init.d/auth0-adldap"))
+	} else {
+		places["journal"] = c.Journal(t, "")
+		places["unit"] = string(c.ReadFile(t, "/etc/systemd/system/auth0-adldap.service"))
+		places["drop-in"] = string(c.ReadFile(t, "/etc/systemd/system/auth0-adldap.service.d/proxy.conf"))
+		places["systemctl cat"], _, _ = c.Exec(t, "systemctl", "cat", "auth0-adldap.service")
+		places["systemctl show"], _, _ = c.Exec(t, "systemctl", "show", "auth0-adldap.service")
+	}
+	for _, f := range []string{"/var/lib/adldapctl", "/var/cache/adldapctl", "/var/log"} {
 		_ = filepath.Walk(c.HostPath(f), func(path string, fi os.FileInfo, err error) error {
 			if err == nil && fi.Mode().IsRegular() {
 				b, _ := os.ReadFile(path)
