@@ -319,3 +319,19 @@ func TestSudoHints(t *testing.T) {
 		t.Error("unrelated error hinted")
 	}
 }
+
+func TestUninstallPurgeRemovesProxyServiceEnvironment(t *testing.T) {
+	root, _ := proxyRoot(t, `{"LDAP_URL":"x"}`, 0o600)
+	if r := run(t, "--root", root, "proxy", "set", "http://u:"+proxyPass+"@proxy.example:3128"); r.code != 0 {
+		t.Fatalf("proxy set: %d %s", r.code, r.stderr)
+	}
+	r := run(t, "--root", root, "--yes", "uninstall", "--purge")
+	if r.code != 0 {
+		t.Fatalf("uninstall --purge: %d %s", r.code, r.stderr)
+	}
+	for _, f := range []string{"etc/adldapctl/proxy.env", "etc/systemd/system/auth0-adldap.service.d"} {
+		if _, err := os.Stat(filepath.Join(root, f)); !os.IsNotExist(err) {
+			t.Errorf("%s left after purge", f)
+		}
+	}
+}
