@@ -148,9 +148,11 @@ func (a *app) runPlan(cmd *cobra.Command, f *fetchOptions, grace time.Duration, 
 		// The engine, npm (whose script starts with "#!/usr/bin/env node")
 		// and the unit all use this node.
 		a.plat.NodePath = f.node
-		if err := os.Setenv("PATH", filepath.Dir(f.node)+string(os.PathListSeparator)+os.Getenv("PATH")); err != nil {
+		path := os.Getenv("PATH")
+		if err := os.Setenv("PATH", filepath.Dir(f.node)+string(os.PathListSeparator)+path); err != nil {
 			return nil, err
 		}
+		defer func() { _ = os.Setenv("PATH", path) }() // restoring a value read a moment ago cannot fail
 	}
 	in, err := a.engine(f, grace)
 	if err != nil {

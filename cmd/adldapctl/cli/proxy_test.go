@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -333,5 +334,29 @@ func TestUninstallPurgeRemovesProxyServiceEnvironment(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, f)); !os.IsNotExist(err) {
 			t.Errorf("%s left after purge", f)
 		}
+	}
+}
+
+func TestNodeFlagPicksNodeForUnit(t *testing.T) {
+	requireNode(t)
+	real, _ := exec.LookPath("node")
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "my node")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec "+real+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	feed := startFeed(t, testfeed.ReleaseSpec{Version: "6.4.1"})
+	root := t.TempDir()
+	path := os.Getenv("PATH")
+	r := run(t, "--root", root, "--feed", feed.URL, "install", "--node", wrapper)
+	if r.code != 0 {
+		t.Fatalf("install --node: exit %d\n%s", r.code, r.stderr)
+	}
+	if os.Getenv("PATH") != path {
+		t.Error("PATH not restored")
+	}
+	unit, _ := os.ReadFile(filepath.Join(root, "etc/systemd/system/auth0-adldap.service"))
+	if !strings.Contains(string(unit), `ExecStart="`+wrapper+`" server.js`) {
+		t.Errorf("unit does not run --node:\n%s", unit)
 	}
 }
