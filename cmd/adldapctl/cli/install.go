@@ -237,13 +237,15 @@ func (a *app) installRun(cmd *cobra.Command, opts *installOptions) error {
 	if err := validateTicket(cmd, opts.ticket); err != nil {
 		return err
 	}
-	connectorProxy, err := connectorProxyFlag(opts.fetch.proxy)
+	flagProxy := opts.fetch.proxy
+	connectorProxy, err := connectorProxyFlag(flagProxy)
 	if err != nil {
 		return err
 	}
 	if err := a.setup(cmd.Context(), true); err != nil {
 		return err
 	}
+	a.useConnectorProxy(&opts.fetch)
 	src, err := a.source(&opts.fetch)
 	if err != nil {
 		return err
@@ -260,8 +262,8 @@ func (a *app) installRun(cmd *cobra.Command, opts *installOptions) error {
 		}
 		res.Notes = append(res.Notes, "proxy "+pres.Proxy+" set for the connector (config.json and the service environment)")
 		res.Notes = append(res.Notes, pres.Notes...)
-	} else if opts.fetch.proxy != "" {
-		res.Notes = append(res.Notes, "--proxy "+redact.URL(opts.fetch.proxy)+" was used for downloads only: the connector supports http:// and https:// proxies")
+	} else if flagProxy != "" {
+		res.Notes = append(res.Notes, "--proxy "+redact.URL(flagProxy)+" was used for downloads only: the connector supports http:// and https:// proxies")
 	}
 	return a.printResult(res)
 }

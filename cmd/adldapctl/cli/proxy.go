@@ -34,6 +34,8 @@ type proxyShowJSON struct {
 	ConfigFile  string `json:"config_file"`
 	Problem     string `json:"problem,omitempty"`
 	ConfigError string `json:"config_error,omitempty"`
+
+	raw string // the effective URL unredacted: never printed
 }
 
 // proxyChangeJSON is what `proxy set` and `proxy clear` did (--json).
@@ -308,6 +310,7 @@ func (a *app) effectiveProxy() proxyShowJSON {
 		s.ConfigError = err.Error()
 	}
 	if raw != "" {
+		s.raw = raw
 		s.Effective = redact.URL(raw)
 		if _, err := connector.ParseProxy(raw); err != nil {
 			s.Problem = err.Error()
@@ -325,4 +328,29 @@ func (a *app) serviceEnvInEffect() bool {
 	}
 	_, err := os.Stat(p.Paths.ServiceDropIn)
 	return err == nil
+}
+
+// useConnectorProxy makes downloads and npm go through the connector's own
+// proxy when neither --proxy nor the environment names one: a server that
+// needs a proxy has it set there, and sudo drops HTTPS_PROXY from the
+// admin's environment.
+func (a *app) useConnectorProxy(f *fetchOptions) {
+	if f.proxy != "" {
+		return
+	}
+	for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
+		if os.Getenv(k) != "" {
+			return
+		}
+	}
+	ep := a.effectiveProxy()
+	if ep.raw == "" {
+		return
+	}
+	if ep.Problem != "" {
+		a.logf("warning: not using the connector's proxy for downloads: %s", ep.Problem)
+		return
+	}
+	f.proxy = ep.raw
+	a.logf("downloading through the connector's proxy %s (from %s)", ep.Effective, ep.Source)
 }
