@@ -259,8 +259,12 @@ func (a *app) printProxyChange(res *proxyChangeJSON) error {
 		a.printf("proxy cleared: the connector connects directly\n")
 	}
 	a.printf("  config.json:   %s (%s)\n", changedText(res.ConfigChanged), res.ConfigFile)
+	label := "service file: "
+	if res.Proxy == "" {
+		label = "removed:      "
+	}
 	for _, f := range res.ServiceFiles {
-		a.printf("  service file:  %s\n", f)
+		a.printf("  %s %s\n", label, f)
 	}
 	if res.Reloaded {
 		a.printf("  systemd:       daemon-reload done\n")
