@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -22,6 +23,14 @@ type Config struct {
 	keys   []string
 	values map[string]json.RawMessage
 	HadBOM bool
+	// indent and newline are the file's own, kept when it is rendered.
+	indent, newline string
+	// set are keys whose value adldapctl changed: only they are rendered
+	// anew; every other value is written back byte for byte.
+	set   map[string]bool
+	dirty bool // a value was set or a key deleted
+	// dups are keys that appear more than once (Node keeps the last one).
+	dups []string
 }
 
 // ErrConfigInvalid wraps every parse failure of config.json.
@@ -34,6 +43,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		c.HadBOM = true
 		data = data[len(BOM):]
 	}
+	c.indent, c.newline = layoutOf(data)
 	if len(bytes.TrimSpace(data)) == 0 {
 		return c, nil
 	}
@@ -57,6 +67,8 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 		if _, dup := c.values[k]; !dup {
 			c.keys = append(c.keys, k)
+		} else if !slices.Contains(c.dups, k) {
+			c.dups = append(c.dups, k)
 		}
 		c.values[k] = v
 	}
@@ -116,6 +128,11 @@ func (c *Config) Set(key string, v any) (bool, error) {
 		c.keys = append(c.keys, key)
 	}
 	c.values[key] = raw
+	if c.set == nil {
+		c.set = map[string]bool{}
+	}
+	c.set[key] = true
+	c.dirty = true
 	return true, nil
 }
 
@@ -126,6 +143,7 @@ func (c *Config) Delete(key string) bool {
 		return false
 	}
 	delete(c.values, key)
+	c.dirty = true
 	for i, k := range c.keys {
 		if k == key {
 			c.keys = append(c.keys[:i], c.keys[i+1:]...)
@@ -157,32 +175,67 @@ func compact(raw json.RawMessage) []byte {
 	return b.Bytes()
 }
 
-// Marshal renders the config with two-space indentation, without a BOM
-// (the connector's JSON parser does not accept one).
+// Marshal renders the config with the file's own indentation and line
+// ending (two spaces and LF for a new file), without a BOM (the
+// connector's JSON parser does not accept one). A value adldapctl did not
+// set is written back exactly as it was read.
 func (c *Config) Marshal() []byte {
+	indent, nl := c.indent, c.newline
+	if indent == "" {
+		indent = "  "
+	}
+	if nl == "" {
+		nl = "\n"
+	}
 	var b bytes.Buffer
 	b.WriteString("{")
 	for i, k := range c.keys {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		b.WriteString("\n  ")
+		b.WriteString(nl + indent)
 		kb, _ := json.Marshal(k)
 		b.Write(kb)
 		b.WriteString(": ")
 		var ind bytes.Buffer
-		if json.Indent(&ind, c.values[k], "  ", "  ") == nil {
-			b.Write(ind.Bytes())
-		} else {
+		switch {
+		case !c.set[k]:
+			b.Write(c.values[k])
+		case json.Indent(&ind, c.values[k], indent, indent) == nil:
+			b.Write(bytes.ReplaceAll(ind.Bytes(), []byte("\n"), []byte(nl)))
+		default:
 			b.Write(c.values[k])
 		}
 	}
 	if len(c.keys) > 0 {
-		b.WriteString("\n")
+		b.WriteString(nl)
 	}
-	b.WriteString("}\n")
+	b.WriteString("}" + nl)
 	return b.Bytes()
 }
+
+// layoutOf returns the indentation of the first key of a JSON object and
+// its line ending ("" when the object is on one line).
+func layoutOf(data []byte) (indent, newline string) {
+	open := bytes.IndexByte(data, '{')
+	if open < 0 {
+		return "", ""
+	}
+	rest := data[open+1:]
+	ws := rest[:len(rest)-len(bytes.TrimLeft(rest, " \t\r\n"))]
+	nl := bytes.LastIndexByte(ws, '\n')
+	if nl < 0 {
+		return "", ""
+	}
+	newline = "\n"
+	if nl > 0 && ws[nl-1] == '\r' {
+		newline = "\r\n"
+	}
+	return string(ws[nl+1:]), newline
+}
+
+// Duplicates returns the keys that appear more than once in the file.
+func (c *Config) Duplicates() []string { return append([]string(nil), c.dups...) }
 
 // Redacted returns a copy of the config as a generic map with every secret
 // replaced by "<redacted>" and the password in HTTP_PROXY removed.

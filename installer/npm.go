@@ -24,7 +24,7 @@ var ErrNoNode = errors.New("node not found")
 func (in *Installer) nodeVersion(ctx context.Context) (string, error) {
 	node := in.p.NodePath
 	if node == "" {
-		return "", fmt.Errorf("%w on PATH: install Node.js (the version the release's engines.node asks for) and run again; under sudo, PATH is trimmed: pass the full path of node", ErrNoNode)
+		return "", fmt.Errorf("%w on PATH: install Node.js (the version the release's engines.node asks for) and run again; under sudo, PATH is trimmed: pass --node PATH", ErrNoNode)
 	}
 	var out bytes.Buffer
 	if err := in.run.Run(ctx, &Command{Path: node, Args: []string{"--version"}, Stdout: &out}); err != nil {

@@ -142,19 +142,21 @@ func (s *treeStep) carryCustomerFiles(ticket string) (configWritten bool, err er
 		return false, nil
 	}
 	staged := filepath.Join(st, connector.ConfigFile)
-	scfg, err := connector.ReadConfig(staged)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return false, err
-	}
-	changed, err := scfg.Set("PROVISIONING_TICKET", ticket)
+	res, err := connector.EditConfig(staged, func(c *connector.Config) error {
+		_, err := c.Set("PROVISIONING_TICKET", ticket)
+		return err
+	})
 	if err != nil {
 		return false, err
 	}
-	if !changed && exists(staged) {
+	if !res.Changed {
 		return false, os.Chmod(staged, 0o600)
 	}
-	in.logf("writing config.json (provisioning ticket set)")
-	return true, platform.WriteFileAtomicMode(staged, scfg.Marshal(), 0o600)
+	in.logf("wrote config.json (provisioning ticket set)")
+	if res.BOMRemoved {
+		in.logf("config.json: UTF-8 byte order mark removed (Node cannot parse a file that starts with one)")
+	}
+	return true, os.Chmod(staged, 0o600)
 }
 
 // switchTrees moves the live tree aside and the staged one into place.

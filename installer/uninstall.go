@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,6 +36,14 @@ func (in *Installer) Uninstall(purge bool) (*UninstallResult, error) {
 	}
 	dir := p.Paths.InstallDir
 	if purge {
+		// The proxy's service environment (see platform.SetServiceEnv).
+		senv, err := p.SetServiceEnv(nil)
+		if err != nil && !errors.Is(err, platform.ErrNotSupported) {
+			return res, fmt.Errorf("remove the service environment: %w", err)
+		}
+		if senv != nil {
+			res.Removed = append(res.Removed, senv.Files...)
+		}
 		for _, d := range []string{dir, in.previous(), in.old(), in.staging(), in.failed(), p.Paths.StateDir, p.Paths.CacheDir, p.Paths.LogFile} {
 			if exists(d) {
 				if err := os.RemoveAll(d); err != nil {

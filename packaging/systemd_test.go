@@ -78,3 +78,85 @@ func TestRenderSystemdUnitQuotesAndRejects(t *testing.T) {
 func TestRenderLogrotateGolden(t *testing.T) {
 	golden(t, "auth0-adldap.logrotate", RenderLogrotate("/var/log/auth0-adldap.log"))
 }
+
+// TestRenderSystemdUnitQuotingPerDirective renders $, %, spaces, quotes and
+// backslashes in every directive: % is %% everywhere, $ is $$ only in
+// ExecStart='s arguments (not its executable path, run as written, so a
+// path with $ is given as "@path argv0"), quotes and backslashes are C-escaped inside "..." in
+// ExecStart= and Environment=, paths are written as they are.
+func TestRenderSystemdUnitQuotingPerDirective(t *testing.T) {
+	got, err := RenderSystemdUnit(UnitConfig{
+		Description: `Connector 100% "prod" $HOME`,
+		Exec:        `/opt/n$de 50%/bin/node`,
+		Args:        []string{"server.js", `--x=a"b\c`, "$1", "10%"},
+		WorkingDir:  `/opt/auth0 $dir/100%/a"b\c`,
+		LogFile:     `/var/log/a $b%c.log`,
+		Env: map[string]string{
+			"PLAIN":      "production",
+			"DOLLAR":     "pa$$word$HOME",
+			"PERCENT":    "50%off",
+			"SPACES":     `a b "c" d\e`,
+			"HTTP_PROXY": "http://u:p%40ss$@proxy:3128",
+		},
+		EnvFiles: []string{"-/etc/adldapctl/proxy 100%.env"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "quoting.service", got)
+	for _, want := range []string{
+		"Description=Connector 100%% \"prod\" $HOME\n",
+		`ExecStart=@"/opt/n$de 50%%/bin/node" "/opt/n$$de 50%%/bin/node" server.js "--x=a\"b\\c" $$1 10%%` + "\n",
+		`WorkingDirectory=/opt/auth0 $dir/100%%/a"b\c` + "\n",
+		"Environment=DOLLAR=pa$$word$HOME\n", // $ literal: written as is
+		"Environment=PERCENT=50%%off\n",
+		`Environment="SPACES=a b \"c\" d\\e"` + "\n",
+		"Environment=HTTP_PROXY=http://u:p%%40ss$@proxy:3128\n",
+		"Environment=PLAIN=production\n",
+		"EnvironmentFile=-/etc/adldapctl/proxy 100%%.env\n",
+		"StandardOutput=append:/var/log/a $b%%c.log\n",
+		"StandardError=append:/var/log/a $b%%c.log\n",
+	} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("unit lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestRenderSystemdUnitRefusesUnwritablePaths(t *testing.T) {
+	for _, c := range []UnitConfig{
+		{Exec: "/n", WorkingDir: `/w\`, LogFile: "/l"},
+		{Exec: "/n", WorkingDir: "/w ", LogFile: "/l"},
+		{Exec: "/n", WorkingDir: "w", LogFile: "/l"},
+		{Exec: "/n", WorkingDir: "/w", LogFile: "/l", EnvFiles: []string{"/e\nX=1"}},
+		{Exec: "/n", WorkingDir: "/w", LogFile: "/l", Env: map[string]string{"A B": "x"}},
+	} {
+		if _, err := RenderSystemdUnit(c); err == nil {
+			t.Errorf("accepted %+v", c)
+		}
+	}
+}
+
+func TestRenderDropInAndEnvFile(t *testing.T) {
+	d, err := RenderDropIn("/etc/adldapctl/proxy.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "proxy.conf", d)
+	env, err := RenderEnvFile(map[string]string{
+		"HTTP_PROXY": `http://u:p%40s"s$x` + "`\\@proxy:3128", "https_proxy": "http://proxy:3128",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "proxy.env", env)
+	if !strings.Contains(string(env), `HTTP_PROXY="http://u:p%40s\"s\$x`+"\\`"+`\\@proxy:3128"`) {
+		t.Errorf("env file quoting:\n%s", env)
+	}
+	if _, err := RenderEnvFile(map[string]string{"A": "x\ny"}); err == nil {
+		t.Error("line break accepted")
+	}
+	if _, err := RenderDropIn("relative.env"); err == nil {
+		t.Error("relative EnvironmentFile accepted")
+	}
+}

@@ -20,6 +20,9 @@ type SysVConfig struct {
 	LogFile     string // stdout and stderr are appended here
 	PIDFile     string // e.g. /run/auth0-adldap.pid
 	Env         map[string]string
+	// EnvFile, when set, is sourced at start if it exists (KEY="value"
+	// lines, see RenderEnvFile): the proxy set by "adldapctl proxy set".
+	EnvFile string
 }
 
 var sysvTmpl = template.Must(template.New("sysv").Funcs(template.FuncMap{
@@ -43,6 +46,15 @@ LOGFILE={{q .LogFile}}
 PIDFILE={{q .PIDFile}}
 {{- range .EnvLines}}
 export {{.}}
+{{- end}}
+{{- if .EnvFile}}
+ENVFILE={{q .EnvFile}}
+# Written by "adldapctl proxy set" (mode 0600): exported to the service.
+if [ -r "$ENVFILE" ]; then
+	set -a
+	. "$ENVFILE"
+	set +a
+fi
 {{- end}}
 
 # start-stop-daemon exits 0 running, 1 dead with a pidfile, 3 not running.
@@ -119,7 +131,7 @@ func RenderSysVInit(c SysVConfig) ([]byte, error) {
 	if !scriptName.MatchString(c.Name) {
 		return nil, fmt.Errorf("init script: bad service name %q", c.Name)
 	}
-	for _, s := range append([]string{c.Description, c.Exec, c.WorkingDir, c.LogFile, c.PIDFile}, c.Args...) {
+	for _, s := range append([]string{c.Description, c.Exec, c.WorkingDir, c.LogFile, c.PIDFile, c.EnvFile}, c.Args...) {
 		if strings.ContainsAny(s, "\n\r") {
 			return nil, fmt.Errorf("init script: value %q contains a line break", s)
 		}

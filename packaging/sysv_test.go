@@ -18,6 +18,7 @@ func sysvConfig() SysVConfig {
 		LogFile:     "/var/log/auth0-adldap.log",
 		PIDFile:     "/run/auth0-adldap.pid",
 		Env:         map[string]string{"NODE_ENV": "production", "HTTP_PROXY": "http://proxy.example:3128"},
+		EnvFile:     "/etc/adldapctl/proxy.env",
 	}
 }
 
@@ -36,6 +37,8 @@ func TestRenderSysVInitGolden(t *testing.T) {
 		"export NODE_ENV=production\n",
 		"--chdir \"$WORKDIR\"",
 		"--output \"$LOGFILE\" --exec \"$EXEC\" -- server.js || return\n",
+		"ENVFILE=/etc/adldapctl/proxy.env\n",
+		"\t. \"$ENVFILE\"\n",
 	} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("init script lacks %q", want)
@@ -114,5 +117,34 @@ func TestRenderSysVInitParses(t *testing.T) {
 		if code != tc.rc || !strings.Contains(string(out), tc.want) {
 			t.Errorf("status with start-stop-daemon exit %d: exit %d, %q", tc.rc, code, out)
 		}
+	}
+}
+
+// TestSysVSourcesEnvFileLikeSystemd: the env file RenderEnvFile writes
+// reads back the same through sh (the init script) and ParseEnvFile.
+func TestSysVSourcesEnvFileLikeSystemd(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	want := map[string]string{"HTTP_PROXY": `http://u:p%40s"s$x` + "`y\\z'@proxy:3128", "https_proxy": "http://p:1"}
+	data, err := RenderEnvFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "proxy.env")
+	if err := os.WriteFile(f, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(sh, "-c", `set -a; . "$1"; set +a; printf '%s\n' "$HTTP_PROXY"`, "sh", f).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSuffix(string(out), "\n"); got != want["HTTP_PROXY"] {
+		t.Errorf("sh reads %q, want %q", got, want["HTTP_PROXY"])
+	}
+	back, err := ParseEnvFile(data)
+	if err != nil || len(back) != 2 || back["HTTP_PROXY"] != want["HTTP_PROXY"] || back["https_proxy"] != want["https_proxy"] {
+		t.Errorf("ParseEnvFile: %v %q", err, back)
 	}
 }

@@ -35,6 +35,11 @@ type Paths struct {
 	CacheDir      string // downloads
 	ToolConfig    string // adldapctl's own settings
 	TrustAnchors  string // distro trust anchors folder (Linux)
+	// ServiceEnvFile holds environment variables for the connector's
+	// service (the proxy), mode 0600: systemd reads it through
+	// ServiceDropIn, the SysV init script sources it.
+	ServiceEnvFile string
+	ServiceDropIn  string // systemd drop-in naming ServiceEnvFile
 }
 
 // Platform is what Detect found. It is computed once per process.
@@ -145,6 +150,9 @@ func linuxPaths(root, family string) Paths {
 		CacheDir:      join(root, "/var/cache/adldapctl"),
 		ToolConfig:    join(root, "/etc/adldapctl/config.json"),
 		TrustAnchors:  join(root, anchors),
+
+		ServiceEnvFile: join(root, "/etc/adldapctl/proxy.env"),
+		ServiceDropIn:  join(root, "/etc/systemd/system/"+ServiceName+".service.d/proxy.conf"),
 	}
 }
 

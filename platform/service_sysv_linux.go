@@ -33,6 +33,7 @@ type sysvServices struct {
 	script  string // the init script (Paths.UnitFile on a SysV host)
 	pidFile string
 	rotate  string // logrotate snippet path
+	envFile string // sourced by the script when present (Paths.ServiceEnvFile)
 
 	// run runs a command with the clean environment and returns its
 	// combined output and exit code; err only when it could not run.
@@ -48,6 +49,7 @@ func newSysvServices(p *Platform) *sysvServices {
 		script:  p.Paths.UnitFile,
 		pidFile: join(p.Root, "/run/"+ServiceName+".pid"),
 		rotate:  p.Paths.LogrotateFile,
+		envFile: p.Paths.ServiceEnvFile,
 		run:     runClean,
 		look:    lookSbin,
 	}
@@ -84,7 +86,7 @@ func (s *sysvServices) Install(spec ServiceSpec) (bool, error) {
 	script, err := packaging.RenderSysVInit(packaging.SysVConfig{
 		Name: spec.Name, Description: spec.Description,
 		Exec: spec.Exec, Args: spec.Args, WorkingDir: spec.WorkingDir,
-		LogFile: spec.LogFile, PIDFile: s.pidFile, Env: spec.Env,
+		LogFile: spec.LogFile, PIDFile: s.pidFile, Env: spec.Env, EnvFile: s.envFile,
 	})
 	if err != nil {
 		return false, err

@@ -3,11 +3,15 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/adldapctl/adldapctl/connector"
 	"github.com/adldapctl/adldapctl/installer"
 	"github.com/adldapctl/adldapctl/internal/redact"
 	"github.com/adldapctl/adldapctl/updater"
@@ -26,6 +30,7 @@ type fetchOptions struct {
 	maxDownload   int64
 	maxUnpacked   int64
 	sha256Set     bool
+	node          string
 }
 
 func (f *fetchOptions) register(cmd *cobra.Command) {
@@ -37,6 +42,7 @@ func (f *fetchOptions) register(cmd *cobra.Command) {
 	fl.StringVar(&f.proxy, "proxy", "", "HTTP proxy `URL` for downloads and npm (http://user:pass@host:port)")
 	fl.StringSliceVar(&f.caFiles, "ca-file", nil, "extra trusted CA certificate `FILE` for downloads and npm (repeatable)")
 	fl.Int64Var(&f.maxUnpacked, "max-unpacked-size", 0, "refuse a release archive that unpacks to more than `BYTES` (default 4 GiB, or max_unpacked_bytes in the tool config)")
+	fl.StringVar(&f.node, "node", "", "use the node executable at `PATH` for npm and in the service (default: node on PATH, which sudo trims)")
 	fl.Int64Var(&f.maxDownload, "max-download", 0, "refuse a download larger than `BYTES` when the feed announces no size (default 2 GiB, or max_download_bytes in the tool config)")
 }
 
@@ -65,7 +71,33 @@ func (f *fetchOptions) validate(cmd *cobra.Command) error {
 	if _, err := updater.NewHTTPClient(updater.ClientOptions{ProxyURL: f.proxy, CAFiles: f.caFiles}); err != nil {
 		return usageError{err}
 	}
+	if f.node != "" {
+		node, err := checkExecutable(f.node)
+		if err != nil {
+			return usageError{fmt.Errorf("--node: %w", err)}
+		}
+		f.node = node
+	}
 	return nil
+}
+
+// checkExecutable returns path made absolute when it is an executable
+// regular file.
+func checkExecutable(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%s: %w", abs, err)
+	case !fi.Mode().IsRegular():
+		return "", fmt.Errorf("%s is not a file", abs)
+	case fi.Mode().Perm()&0o111 == 0:
+		return "", fmt.Errorf("%s is not executable", abs)
+	}
+	return abs, nil
 }
 
 // source returns where the release comes from: the --from file, --feed,
@@ -119,6 +151,16 @@ func (a *app) engine(f *fetchOptions, grace time.Duration) (*installer.Installer
 // runPlan runs plan on the engine and adds what the user should know about
 // a proxy to a failure.
 func (a *app) runPlan(cmd *cobra.Command, f *fetchOptions, grace time.Duration, plan installer.Plan) (*installer.Result, error) {
+	if f.node != "" {
+		// The engine, npm (whose script starts with "#!/usr/bin/env node")
+		// and the unit all use this node.
+		a.plat.NodePath = f.node
+		path := os.Getenv("PATH")
+		if err := os.Setenv("PATH", filepath.Dir(f.node)+string(os.PathListSeparator)+path); err != nil {
+			return nil, err
+		}
+		defer func() { _ = os.Setenv("PATH", path) }() // restoring a value read a moment ago cannot fail
+	}
 	in, err := a.engine(f, grace)
 	if err != nil {
 		return nil, err
@@ -126,9 +168,30 @@ func (a *app) runPlan(cmd *cobra.Command, f *fetchOptions, grace time.Duration, 
 	plan.Verify = updater.VerifyOptions{SHA256: f.sha256, RequireDigest: f.requireDigest}
 	res, err := in.Run(cmd.Context(), plan)
 	if err != nil {
-		return res, withProxyHint(err, f.proxy)
+		return res, withSudoHint(withProxyHint(err, f.proxy), f.proxy)
 	}
 	return res, nil
+}
+
+// withSudoHint explains a failure that sudo typically causes: it drops
+// HTTPS_PROXY (a download that cannot resolve or connect with no proxy set)
+// and trims PATH (node not found).
+func withSudoHint(err error, proxy string) error {
+	if os.Getenv("SUDO_USER") == "" {
+		return err
+	}
+	if errors.Is(err, installer.ErrNoNode) {
+		return fmt.Errorf("%w (run through sudo, which resets PATH: pass --node with the output of 'command -v node' from your own shell)", err)
+	}
+	if proxy != "" || os.Getenv("HTTPS_PROXY") != "" || os.Getenv("https_proxy") != "" || os.Getenv("HTTP_PROXY") != "" {
+		return err
+	}
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	if errors.As(err, &dnsErr) || (errors.As(err, &opErr) && opErr.Op == "dial") {
+		return fmt.Errorf("%w (run through sudo, which drops HTTPS_PROXY from your environment: if this network needs a proxy, use 'sudo -E adldapctl ...' or pass --proxy URL)", err)
+	}
+	return err
 }
 
 // withProxyHint names the proxy in use on a failure that did not come from
@@ -185,9 +248,15 @@ func (a *app) installRun(cmd *cobra.Command, opts *installOptions) error {
 	if err != nil {
 		return err
 	}
+	flagProxy := opts.fetch.proxy
+	connectorProxy, err := connectorProxyFlag(flagProxy)
+	if err != nil {
+		return err
+	}
 	if err := a.setup(cmd.Context(), true); err != nil {
 		return err
 	}
+	a.useConnectorProxy(&opts.fetch)
 	src, err := a.source(&opts.fetch)
 	if err != nil {
 		return err
@@ -202,7 +271,35 @@ func (a *app) installRun(cmd *cobra.Command, opts *installOptions) error {
 		return err
 	}
 	res.Notes = append(res.Notes, notes...)
+	if connectorProxy != "" {
+		pres, err := a.applyProxy(cmd.Context(), connectorProxy, !opts.noStart)
+		if err != nil {
+			return fmt.Errorf("installed %s, but setting its proxy failed: %w", res.Version, err)
+		}
+		res.Notes = append(res.Notes, "proxy "+pres.Proxy+" set for the connector (config.json and the service environment)")
+		res.Notes = append(res.Notes, pres.Notes...)
+	} else if flagProxy != "" {
+		res.Notes = append(res.Notes, "--proxy "+redact.URL(flagProxy)+" was used for downloads only: the connector supports http:// and https:// proxies")
+	}
 	return a.printResult(res)
+}
+
+// connectorProxyFlag returns install's --proxy in the form the connector
+// gets it, or "" when it is not an http(s) proxy (a socks5 proxy serves
+// the downloads only). An http(s) URL the connector cannot use is a usage
+// error before anything is done.
+func connectorProxyFlag(proxy string) (string, error) {
+	if proxy == "" {
+		return "", nil
+	}
+	if l := strings.ToLower(proxy); !strings.HasPrefix(l, "http://") && !strings.HasPrefix(l, "https://") {
+		return "", nil
+	}
+	u, err := connector.ParseProxy(proxy)
+	if err != nil {
+		return "", usageError{fmt.Errorf("--proxy: %w", err)}
+	}
+	return u.String(), nil
 }
 
 // validateTicket checks --ticket when given: https://HOST/p/ad/TICKET.

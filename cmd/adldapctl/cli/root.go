@@ -131,6 +131,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.rollbackCmd(),
 		a.statusCmd(),
 		a.serviceCmd(),
+		a.proxyCmd(),
 		a.uninstallCmd(),
 		a.mirrorCmd(),
 		a.certsCmd(),

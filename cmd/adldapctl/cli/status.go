@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/adldapctl/adldapctl/connector"
-	"github.com/adldapctl/adldapctl/internal/redact"
 	"github.com/adldapctl/adldapctl/platform"
 )
 
@@ -75,13 +74,8 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			st, serr := p.Services().Status(platform.ServiceName)
 			s.Service = st
-			if cfg, err := connector.ReadConfig(p.Paths.ConfigFile); err == nil {
-				if v := cfg.String("HTTP_PROXY"); v != "" {
-					s.Proxy, s.ProxySource = redact.URL(v), "config.json"
-				}
-			}
-			if v := os.Getenv("HTTP_PROXY"); v != "" {
-				s.Proxy, s.ProxySource = redact.URL(v), "environment"
+			if ep := a.effectiveProxy(); ep.Source != proxyFromNone {
+				s.Proxy, s.ProxySource = ep.Effective, ep.Source
 			}
 			if a.json {
 				return a.writeJSON(s)

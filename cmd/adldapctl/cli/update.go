@@ -73,6 +73,7 @@ func (a *app) updateRun(cmd *cobra.Command, opts *updateOptions) error {
 	} else if err := a.setup(ctx, true); err != nil {
 		return err
 	}
+	a.useConnectorProxy(&opts.fetch)
 	src, err := a.source(&opts.fetch)
 	if err != nil {
 		return err

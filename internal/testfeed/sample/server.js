@@ -101,6 +101,7 @@ function main() {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ version: VERSION, ticket: hasTicket }) + '\n');
   });
+  require('./lib/outbound').attach(server, config);
   server.on('error', (err) => fail('cannot listen on 127.0.0.1:' + port + ': ' + err.code));
   require('./lib/trust')(config, server); // CAs as lib/add_certs.js reads them; GET /tls-probe
   server.listen(port, '127.0.0.1', () => {

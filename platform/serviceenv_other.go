@@ -1,0 +1,5 @@
+//go:build !linux
+
+package platform
+
+func (p *Platform) reloadServiceManager() error { return ErrNotSupported }
