@@ -200,7 +200,7 @@ func WriteBundle(ctx context.Context, w io.Writer, o BundleOptions) error {
 }
 
 func addJSON(add func(string, []byte) error, name string, v any, scrub func(string) string) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := marshalIndent(v, "")
 	if err != nil {
 		return err
 	}
@@ -399,8 +399,11 @@ func RedactConfig(raw []byte) ([]byte, error) {
 			}
 			out = redactValue(val)
 		}
-		kb, _ := json.Marshal(k)
-		vb, err := json.MarshalIndent(out, "  ", "  ")
+		kb, err := marshalIndent(k, "")
+		if err != nil {
+			return nil, err
+		}
+		vb, err := marshalIndent(out, "  ")
 		if err != nil {
 			return nil, err
 		}
@@ -448,4 +451,17 @@ var secretLineRe = regexp.MustCompile(`(?i)("(` + strings.Join(connector.SecretK
 // parse: the value of every line naming a secret key goes.
 func redactConfigLines(s string) string {
 	return secretLineRe.ReplaceAllString(s, `$1 "`+connector.Redacted+`"`)
+}
+
+// marshalIndent is json.MarshalIndent without HTML escaping (the marker
+// stays readable as <redacted>) and without the trailing newline.
+func marshalIndent(v any, prefix string) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent(prefix, "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
