@@ -427,7 +427,7 @@ func checkProxy(_ context.Context, env *Env) Outcome {
 	}
 	switch {
 	case env.ServiceEnv[connector.ProxyKey] != "":
-		raw, from = env.ServiceEnv[connector.ProxyKey], "service environment"
+		raw, from = env.ServiceEnv[connector.ProxyKey], "the service environment"
 	case cfgVal != "":
 		raw, from = cfgVal, "config.json"
 	default:
@@ -435,8 +435,8 @@ func checkProxy(_ context.Context, env *Env) Outcome {
 	}
 	shown := redact.URL(raw)
 	o := func(x Outcome) Outcome {
-		x = x.With("proxy", shown).With("source", from)
-		if from == "service environment" && cfgVal != "" && cfgVal != raw {
+		x = x.With("proxy", shown).With("source", strings.TrimPrefix(from, "the "))
+		if from == "the service environment" && cfgVal != "" && cfgVal != raw {
 			x = x.With("overridden_config_json", redact.URL(cfgVal))
 		}
 		return x
@@ -449,8 +449,8 @@ func checkProxy(_ context.Context, env *Env) Outcome {
 		return o(Failed(fmt.Sprintf("the proxy from %s cannot be used: %v (the connector would silently connect directly)", from, err),
 			"set a valid one with 'adldapctl proxy set http://[user:password@]host:port' (percent-encode special characters in the password)"))
 	}
-	diag := fmt.Sprintf("proxy %s from the %s", shown, from)
-	if from == "service environment" && cfgVal != "" && cfgVal != raw {
+	diag := fmt.Sprintf("proxy %s from %s", shown, from)
+	if from == "the service environment" && cfgVal != "" && cfgVal != raw {
 		diag += fmt.Sprintf(" (it overrides %s in config.json)", redact.URL(cfgVal))
 	}
 	if u.User != nil {

@@ -219,7 +219,7 @@ func TestKerberosConfig(t *testing.T) {
 func TestProxyConfig(t *testing.T) {
 	run(t, fixture(t, goodConfig), IDProxyConfig, Pass, "no proxy")
 	with := func(v string) string { return strings.Replace(goodConfig, "{", `{"HTTP_PROXY": "`+v+`",`, 1) }
-	r := run(t, fixture(t, with("http://proxy.corp:3128")), IDProxyConfig, Pass, "from the config.json")
+	r := run(t, fixture(t, with("http://proxy.corp:3128")), IDProxyConfig, Pass, "from config.json")
 	if r.Detail["source"] != "config.json" {
 		t.Errorf("detail %v", r.Detail)
 	}

@@ -200,3 +200,37 @@ func TestExportCommand(t *testing.T) {
 		t.Error("export wrote through a link")
 	}
 }
+
+// TestVerifyHealthGate: the update's health gate probe fails when a
+// connector-independent check fails after the switch, naming it.
+func TestVerifyHealthGate(t *testing.T) {
+	root := verifyRoot(t, 0o600)
+	p, err := platform.Detect(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No PORT: the default probe has nothing to ask, so the checks decide.
+	if err := os.WriteFile(p.Paths.ConfigFile, []byte(`{"PROVISIONING_TICKET": "https://tenant.example.com/p/ad/GateTicket1"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(p.Paths.InstallDir, "server.js")); err != nil {
+		t.Fatal(err)
+	}
+	a := &app{io: &IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, plat: p}
+	in, err := a.engine(&fetchOptions{}, time.Second, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Under --root the gate is the default probe: nothing to probe.
+	if err := in.PortProbe(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	probe := a.gateProbe(&in)
+	err = probe(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "install.files") || !strings.Contains(err.Error(), "server.js") {
+		t.Errorf("gate: %v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "GateTicket1") {
+		t.Error("the ticket leaked")
+	}
+}
