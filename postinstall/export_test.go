@@ -37,7 +37,7 @@ var plantedSecrets = map[string]string{
 
 const (
 	plantedProxyPw = "PlantedProxyPw-3317"
-	jwtToken      = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJQbGFudGVkSldUIn0.PlantedJwtSignature_0xA9f"
+	jwtToken       = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJQbGFudGVkSldUIn0.PlantedJwtSignature_0xA9f"
 )
 
 func TestExportLeaksNoSecret(t *testing.T) {

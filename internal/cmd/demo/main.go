@@ -219,7 +219,7 @@ type step struct {
 	// alsoOK is another exit code that is no problem: verify exits 1 in the
 	// container, which has no tenant or directory to reach.
 	alsoOK *int
-	want   string   // a substring stdout must hold ("" for none)
+	want   string // a substring stdout must hold ("" for none)
 	retry  time.Duration
 }
 
