@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/adldapctl/adldapctl/connector"
@@ -51,15 +52,17 @@ type Env struct {
 	// updater.CheckFreeSpace).
 	FreeSpace func(dir string, need int64) error
 
-	scrubber *connector.Scrubber
+	scrubOnce sync.Once
+	scrubber  *connector.Scrubber
 }
 
 // scrub removes secrets from a result: every config.json secret and the
 // proxy password, wherever a check may have quoted them.
 func (e *Env) scrub(r *Result) {
-	if e.scrubber == nil {
+	// Checks finish concurrently: the scrubber is built once.
+	e.scrubOnce.Do(func() {
 		e.scrubber = connector.NewScrubber(e.Config, proxyPassword(e.ServiceEnv[connector.ProxyKey]))
-	}
+	})
 	s := e.scrubber
 	r.Diagnosis, r.Remediation = s.Scrub(r.Diagnosis), s.Scrub(r.Remediation)
 	for k, v := range r.Detail {
