@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/adldapctl/adldapctl/connector"
+	"github.com/adldapctl/adldapctl/internal/testfeed"
 	"github.com/adldapctl/adldapctl/platform"
 	"github.com/adldapctl/adldapctl/postinstall"
 )
@@ -232,5 +233,48 @@ func TestVerifyHealthGate(t *testing.T) {
 	}
 	if err != nil && strings.Contains(err.Error(), "GateTicket1") {
 		t.Error("the ticket leaked")
+	}
+}
+
+// TestVerifyAfterInstall: install prints verify's summary at its end; under
+// --json the report is the "verify" key of the one result object, whose
+// own keys stay; a failing check does not fail the install.
+func TestVerifyAfterInstall(t *testing.T) {
+	requireNode(t)
+	feed := startFeed(t, testfeed.ReleaseSpec{Version: "6.4.1"})
+	root := t.TempDir()
+	r := run(t, "--root", root, "--feed", feed.URL, "install", "--ticket", ticket)
+	if r.code != 0 || !strings.Contains(r.stdout, "verify: ") {
+		t.Fatalf("install: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	p, err := platform.Detect(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Break something verify sees and a repair leaves alone.
+	if _, err := connector.EditConfig(p.Paths.ConfigFile, func(c *connector.Config) error {
+		_, err := c.Set("GROUPS_CACHE_SECONDS", "ten")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, "--root", root, "--feed", feed.URL, "--json", "install")
+	if r.code != 0 {
+		t.Fatalf("repair: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var res struct {
+		Op      string              `json:"op"`
+		Version string              `json:"version"`
+		Verify  *postinstall.Report `json:"verify"`
+	}
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	if err := dec.Decode(&res); err != nil || dec.More() {
+		t.Fatalf("not one JSON object: %v\n%s", err, r.stdout)
+	}
+	if res.Op != "install" || res.Version != "6.4.1" || res.Verify == nil || res.Verify.Summary.Fail == 0 {
+		t.Fatalf("result %+v\n%s", res, r.stdout)
+	}
+	if strings.Contains(r.stdout+r.stderr, "TICKETSECRET42") {
+		t.Fatal("ticket printed")
 	}
 }
