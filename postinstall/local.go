@@ -138,11 +138,19 @@ func checkConfigValid(_ context.Context, env *Env) Outcome {
 		fails = append(fails, "PROVISIONING_TICKET is missing")
 	}
 	if cfg.Has("LDAP_URL") {
-		for _, k := range []string{"LDAP_BASE", "LDAP_BIND_USER"} {
-			if !cfg.Has(k) {
-				fails = append(fails, k+" is missing (LDAP_URL is set, so the connector was configured)")
+		if !cfg.Has("LDAP_BASE") {
+			fails = append(fails, "LDAP_BASE is missing (LDAP_URL is set, so the connector was configured)")
+		}
+		if anon, _ := cfg.Raw("ANONYMOUS_SEARCH_ENABLED"); string(anon) != "true" {
+			if !cfg.Has("LDAP_BIND_USER") {
+				fails = append(fails, "LDAP_BIND_USER is missing and ANONYMOUS_SEARCH_ENABLED is not true: the connector exits at start")
+			}
+			if !cfg.Has("LDAP_BIND_CREDENTIALS") && !cfg.Has("LDAP_BIND_PASSWORD") {
+				fails = append(fails, "neither LDAP_BIND_PASSWORD nor LDAP_BIND_CREDENTIALS is set and ANONYMOUS_SEARCH_ENABLED is not true: the connector exits at start")
 			}
 		}
+	} else if cfg.Has("PROVISIONING_TICKET") {
+		warns = append(warns, "LDAP_URL is not set: the connector exits at start (\"edit config.json and add your LDAP URL\") until LDAP_URL, LDAP_BASE, LDAP_BIND_USER and LDAP_BIND_PASSWORD are set")
 	}
 	// Values.
 	str := func(k string) (string, bool) {
@@ -192,16 +200,15 @@ func checkConfigValid(_ context.Context, env *Env) Outcome {
 		}
 		return configFailed(env, path+": "+strings.Join(append(fails, warns...), "; "), fix)
 	case len(warns) > 0:
+		if !cfg.Has("LDAP_URL") {
+			fix = "add LDAP_URL, LDAP_BASE, LDAP_BIND_USER and LDAP_BIND_PASSWORD to " + path + " (the connector encrypts the password into LDAP_BIND_CREDENTIALS at its next start), then 'adldapctl service restart'"
+		}
 		if cfg.HadBOM {
 			fix = "save " + path + " as UTF-8 without BOM (any 'adldapctl proxy set' rewrites it without one)"
 		}
 		return Warned(path+": "+strings.Join(warns, "; "), fix).With("config_file", path)
 	}
-	diag := path + " parses and its values are well-formed"
-	if !cfg.Has("LDAP_URL") {
-		diag += " (LDAP not configured yet: finish in the connector's admin page, http://127.0.0.1:8357)"
-	}
-	return Passed(diag).With("config_file", path)
+	return Passed(path+" parses and its values are well-formed").With("config_file", path)
 }
 
 func checkConfigPerms(_ context.Context, env *Env) Outcome {
@@ -399,23 +406,40 @@ func checkKerberos(_ context.Context, env *Env) Outcome {
 	if env.Config == nil {
 		return Skipped("config.json is not readable (see config.valid)")
 	}
-	raw, ok := env.Config.Raw("KERBEROS_AUTH")
+	on := func(k string) (bool, string, bool) {
+		raw, ok := env.Config.Raw(k)
+		if !ok {
+			return false, "", true
+		}
+		switch v := strings.ToLower(strings.Trim(string(raw), `"`)); v {
+		case "false", "", "null", "0":
+			return false, string(raw), true
+		case "true", "1":
+			return true, string(raw), true
+		default:
+			return false, string(raw), false
+		}
+	}
+	kerb, raw, ok := on("KERBEROS_AUTH")
+	restart := "then 'adldapctl service restart'"
 	if !ok {
+		return Failed(fmt.Sprintf("KERBEROS_AUTH is %s: give true or false", raw),
+			"set \"KERBEROS_AUTH\": true (or false) in config.json, "+restart)
+	}
+	if !kerb {
 		return Skipped("KERBEROS_AUTH is off")
 	}
-	v := strings.ToLower(strings.Trim(string(raw), `"`))
-	switch v {
-	case "false", "", "null":
-		return Skipped("KERBEROS_AUTH is off")
-	case "true":
-	default:
-		return Failed(fmt.Sprintf("KERBEROS_AUTH is %s: give true or false", string(raw)),
-			"set \"KERBEROS_AUTH\": true (or false) in config.json, then 'adldapctl service restart'")
+	hint := "to watch the negotiation, run the service with DEBUG=kerberos-server and read " + env.Platform.Paths.LogFile
+	if u := env.Config.String("KERBEROS_DEBUG_USER"); u != "" {
+		return Failed("KERBEROS_DEBUG_USER is set: every request to the connector's web endpoint is taken as that user, without any Kerberos ticket",
+			"remove KERBEROS_DEBUG_USER from config.json (it is for debugging only), "+restart).With("debug_user", u)
 	}
-	hint := "to see the negotiation, run the service with DEBUG=kerberos-server and read " + env.Platform.Paths.LogFile
 	if env.Platform.OS != "windows" {
-		return Warned("KERBEROS_AUTH is on, but Kerberos (integrated Windows authentication) needs the connector on a domain-joined Windows server",
-			"run this connector on Windows for Kerberos, or set KERBEROS_AUTH to false; "+hint)
+		if front, _, _ := on("WITH_KERBEROS_PROXY_FRONTEND"); front {
+			return Passed("KERBEROS_AUTH is on behind a Kerberos proxy front end (WITH_KERBEROS_PROXY_FRONTEND): the front end negotiates and passes the user in X-Forwarded-User; make sure only it can reach the connector's PORT (" + hint + ")")
+		}
+		return Warned("KERBEROS_AUTH is on, but outside Windows the connector only serves Kerberos behind a proxy front end: it logs \"this platform doesn't support it\" and users get the login form",
+			"run the connector on a domain-joined Windows server for Kerberos, or put a Kerberos-negotiating proxy in front and set WITH_KERBEROS_PROXY_FRONTEND, or set KERBEROS_AUTH to false; "+hint)
 	}
 	return Passed("KERBEROS_AUTH is on; the connection's IP ranges in the Auth0 dashboard decide which users get Kerberos (" + hint + ")")
 }

@@ -115,6 +115,11 @@ func TestConfigValid(t *testing.T) {
 	run(t, fixture(t, bad), IDConfigValid, Fail, "PORT")
 	bad = strings.Replace(goodConfig, `"LDAP_BASE": "dc=corp,dc=example",`, ``, 1)
 	run(t, fixture(t, bad), IDConfigValid, Fail, "LDAP_BASE is missing")
+	bad = strings.Replace(goodConfig, `"LDAP_BIND_CREDENTIALS": "encrypted-blob-value"`, `"ANONYMOUS_SEARCH_ENABLED": false`, 1)
+	run(t, fixture(t, bad), IDConfigValid, Fail, "LDAP_BIND_PASSWORD nor LDAP_BIND_CREDENTIALS")
+	bad = strings.Replace(goodConfig, `"LDAP_BIND_CREDENTIALS": "encrypted-blob-value"`, `"ANONYMOUS_SEARCH_ENABLED": true`, 1)
+	run(t, fixture(t, bad), IDConfigValid, Pass, "well-formed")
+	run(t, fixture(t, `{"PROVISIONING_TICKET": "https://t.example.com/p/ad/X1234567"}`), IDConfigValid, Warn, "LDAP_URL is not set")
 	r := run(t, fixture(t, strings.Replace(goodConfig, "https://tenant", "ftp://tenant", 1)), IDConfigValid, Fail, "PROVISIONING_TICKET")
 	if strings.Contains(r.Diagnosis, "TICKET123456") {
 		t.Errorf("the ticket leaked: %q", r.Diagnosis)
@@ -214,6 +219,8 @@ func TestKerberosConfig(t *testing.T) {
 	env.Platform.OS = "windows"
 	run(t, env, IDKerberosConfig, Pass, "DEBUG=kerberos-server")
 	run(t, fixture(t, with(`"yes"`)), IDKerberosConfig, Fail, "true or false")
+	run(t, fixture(t, with(`true, "WITH_KERBEROS_PROXY_FRONTEND": true`)), IDKerberosConfig, Pass, "front end")
+	run(t, fixture(t, with(`true, "KERBEROS_DEBUG_USER": "CORP\\alice"`)), IDKerberosConfig, Fail, "KERBEROS_DEBUG_USER")
 }
 
 func TestProxyConfig(t *testing.T) {

@@ -53,7 +53,8 @@ func verifyRoot(t *testing.T, configMode os.FileMode) string {
 		filepath.Join(dir, "server.js"):    "// server\n",
 		filepath.Join(dir, "package.json"): `{"name":"ad-ldap-connector","version":"0.0.0"}`,
 		p.Paths.ConfigFile: `{"PROVISIONING_TICKET": "https://tenant.example.com/p/ad/VerifyTicketSecret1",
- "LDAP_URL": "ldap://dc1.corp.example", "LDAP_BASE": "dc=corp", "LDAP_BIND_USER": "svc", "PORT": 4000}`,
+ "LDAP_URL": "ldap://dc1.corp.example", "LDAP_BASE": "dc=corp", "LDAP_BIND_USER": "svc",
+ "LDAP_BIND_CREDENTIALS": "VerifyCredsSecret2", "PORT": 4000}`,
 	}
 	for f, body := range files {
 		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
@@ -130,7 +131,7 @@ func TestVerifyJSONShape(t *testing.T) {
 			if len(rep.Checks) != len(localCheckIDs()) {
 				t.Errorf("%d checks, want %d", len(rep.Checks), len(localCheckIDs()))
 			}
-			if strings.Contains(r.stdout+r.stderr, "VerifyTicketSecret1") {
+			if strings.Contains(r.stdout+r.stderr, "VerifyTicketSecret1") || strings.Contains(r.stdout+r.stderr, "VerifyCredsSecret2") {
 				t.Error("the ticket leaked")
 			}
 		})
