@@ -70,3 +70,7 @@ func (in *Installer) portProbe(ctx context.Context) error {
 	}
 	return nil
 }
+
+// PortProbe is the default health probe (Options.Probe when nil): a caller
+// that adds its own conditions to the gate runs it first.
+func (in *Installer) PortProbe(ctx context.Context) error { return in.portProbe(ctx) }

@@ -126,7 +126,7 @@ func (a *app) source(f *fetchOptions) (updater.Source, error) {
 }
 
 // engine returns the transaction engine for this command's options.
-func (a *app) engine(f *fetchOptions, grace time.Duration) (*installer.Installer, error) {
+func (a *app) engine(f *fetchOptions, grace time.Duration, gate bool) (*installer.Installer, error) {
 	client, err := updater.NewHTTPClient(updater.ClientOptions{ProxyURL: f.proxy, CAFiles: f.caFiles})
 	if err != nil {
 		return nil, usageError{err}
@@ -144,8 +144,17 @@ func (a *app) engine(f *fetchOptions, grace time.Duration) (*installer.Installer
 	if lim.MaxBytes == 0 {
 		lim.MaxBytes = tc.MaxUnpackedBytes
 	}
-	return installer.New(installer.Options{Platform: a.plat, Logf: a.logf, Fetcher: dl,
-		Proxy: f.proxy, CAFiles: f.caFiles, Stable: grace, ArchiveLimits: lim}), nil
+	o := installer.Options{Platform: a.plat, Logf: a.logf, Fetcher: dl,
+		Proxy: f.proxy, CAFiles: f.caFiles, Stable: grace, ArchiveLimits: lim}
+	if gate && !a.plat.Sandboxed() {
+		// The update's health gate: the connector answers, and the
+		// connector-independent verify checks pass.
+		var in *installer.Installer
+		o.Probe = a.gateProbe(&in)
+		in = installer.New(o)
+		return in, nil
+	}
+	return installer.New(o), nil
 }
 
 // runPlan runs plan on the engine and adds what the user should know about
@@ -161,7 +170,7 @@ func (a *app) runPlan(cmd *cobra.Command, f *fetchOptions, grace time.Duration, 
 		}
 		defer func() { _ = os.Setenv("PATH", path) }() // restoring a value read a moment ago cannot fail
 	}
-	in, err := a.engine(f, grace)
+	in, err := a.engine(f, grace, plan.Op == installer.OpUpdate || plan.Op == installer.OpDowngrade)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +290,7 @@ func (a *app) installRun(cmd *cobra.Command, opts *installOptions) error {
 	} else if flagProxy != "" {
 		res.Notes = append(res.Notes, "--proxy "+redact.URL(flagProxy)+" was used for downloads only: the connector supports http:// and https:// proxies")
 	}
-	return a.printResult(res)
+	return a.finish(cmd.Context(), res)
 }
 
 // connectorProxyFlag returns install's --proxy in the form the connector

@@ -135,6 +135,8 @@ func (a *app) rootCmd() *cobra.Command {
 		a.uninstallCmd(),
 		a.mirrorCmd(),
 		a.certsCmd(),
+		a.verifyCmd(),
+		a.exportCmd(),
 		a.selfUpdateCmd(),
 		a.versionCmd(),
 	)

@@ -100,7 +100,7 @@ func (a *app) updateRun(cmd *cobra.Command, opts *updateOptions) error {
 	case res.DryRun:
 		return a.printPlan(res, opts.grace)
 	}
-	return a.printResult(res)
+	return a.finish(ctx, res)
 }
 
 func (a *app) printPlan(res *installer.Result, grace time.Duration) error {
