@@ -63,7 +63,7 @@ func (s *tenantSetup) phaseFailure(what string, pe *phaseError) Outcome {
 		}
 	case PhaseProxy:
 		if pe.Status == http.StatusProxyAuthRequired {
-			fix = "give the proxy's credentials (adldapctl proxy set http://USER:PASS@HOST:PORT) or ask for the connector's host to be allowed without authentication; the connector's tunnel agent may not send credentials"
+			fix = "put the proxy's user name and password in the proxy URL (adldapctl proxy set) or ask for the connector's host to be allowed without authentication; the connector's tunnel agent may not send credentials"
 		} else {
 			fix = "ask the proxy's administrators to allow CONNECT to " + hostPort(s.tenant) + " for this server"
 		}
