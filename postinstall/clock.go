@@ -85,6 +85,11 @@ func (clockSkew) Run(ctx context.Context, env *Env) Outcome {
 	}
 	abs := time.Duration(math.Abs(float64(best.Offset)))
 	what := fmt.Sprintf("the local clock is %s %s (%s, ± %v)", abs.Round(time.Millisecond), aheadBehind(best.Offset), best.Source, best.Uncertainty.Round(time.Millisecond))
+	for _, smp := range samples[1:] {
+		if smp.Source == "sntp" {
+			what += fmt.Sprintf("; SNTP to %s: %s %s (± %v)", env.NTPServer, time.Duration(math.Abs(float64(smp.Offset))).Round(time.Millisecond), aheadBehind(smp.Offset), smp.Uncertainty.Round(time.Millisecond))
+		}
+	}
 	fix := "synchronise this server's clock (NTP: chrony or systemd-timesyncd on Linux, w32tm /resync on Windows; a domain member should follow its DC)"
 	switch {
 	case abs > skewFail:
