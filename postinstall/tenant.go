@@ -124,7 +124,7 @@ func (s *tenantSetup) connect(ctx context.Context, env *Env, what string, target
 		return nil, &o
 	}
 	if sess.tlsConn != nil {
-		if v := verifyChain(sess.certs, target.Hostname(), tr.pool, env.now()); !v.OK {
+		if v := verifyChain(sess.certs, target.Hostname(), tr, env.now()); !v.OK {
 			sess.Close()
 			o := s.tlsFailure(v, target.Host)
 			o.Diagnosis = fmt.Sprintf("%s failed at TLS: %s", what, o.Diagnosis)
@@ -197,7 +197,7 @@ func (tenantTLS) Run(ctx context.Context, env *Env) Outcome {
 	}
 	sess.Close()
 	now := env.now()
-	v := verifyChain(sess.certs, target.Hostname(), tr.pool, now)
+	v := verifyChain(sess.certs, target.Hostname(), tr, now)
 	if !v.OK {
 		return s.tlsFailure(v, target.Host).With("tenant", target.Host).With("trust", strings.Join(tr.sources, ", "))
 	}

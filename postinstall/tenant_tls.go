@@ -30,9 +30,23 @@ const (
 
 // trust is the set of roots the connector trusts, and where they came from.
 type trust struct {
-	pool    *x509.CertPool
+	pool *x509.CertPool // self-signed roots: the anchors
+	// inter are trusted CA certificates that are not self-signed: OpenSSL
+	// (so Node) uses them to build the chain but, without
+	// X509_V_FLAG_PARTIAL_CHAIN, still needs a trusted root above them.
+	inter   []*x509.Certificate
 	sources []string
 	n       int
+}
+
+// add puts c where OpenSSL's chain building would use it.
+func (t *trust) add(c *x509.Certificate) {
+	t.n++
+	if selfSigned(c) {
+		t.pool.AddCert(c)
+		return
+	}
+	t.inter = append(t.inter, c)
 }
 
 // connectorTrust builds the root pool the way the connector's
@@ -101,13 +115,11 @@ func (t *trust) addFile(name string) error {
 		if c == nil {
 			break
 		}
-		t.pool.AddCert(c)
-		t.n++
+		t.add(c)
 	}
 	if !bytes.Contains(data, []byte("-----BEGIN")) {
 		if c, err := x509.ParseCertificate(data); err == nil { // a DER .cer
-			t.pool.AddCert(c)
-			t.n++
+			t.add(c)
 		}
 	}
 	return nil
@@ -124,9 +136,9 @@ type chainVerdict struct {
 }
 
 // verifyChain verifies the certificates a server presented for host
-// against roots at now, and classifies a failure the way OpenSSL (and so
+// against tr at now, and classifies a failure the way OpenSSL (and so
 // Node) would name it.
-func verifyChain(presented []*x509.Certificate, host string, roots *x509.CertPool, now time.Time) chainVerdict {
+func verifyChain(presented []*x509.Certificate, host string, tr *trust, now time.Time) chainVerdict {
 	if len(presented) == 0 {
 		return chainVerdict{Code: "NO_CERTIFICATE", Reason: "the server presented no certificate"}
 	}
@@ -135,7 +147,10 @@ func verifyChain(presented []*x509.Certificate, host string, roots *x509.CertPoo
 	for _, c := range presented[1:] {
 		inter.AddCert(c)
 	}
-	chains, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter, CurrentTime: now})
+	for _, c := range tr.inter {
+		inter.AddCert(c)
+	}
+	chains, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: tr.pool, Intermediates: inter, CurrentTime: now})
 	if err == nil {
 		ch := chains[0]
 		return chainVerdict{OK: true, Chain: ch, Root: ch[len(ch)-1]}
@@ -154,8 +169,9 @@ func verifyChain(presented []*x509.Certificate, host string, roots *x509.CertPoo
 	if errors.As(err, &hn) {
 		return chainVerdict{Code: nodeAltName, Reason: fmt.Sprintf("the certificate is not valid for %s (%v)", host, err)}
 	}
-	// Build the presented path ourselves: leaf, then each issuer found
-	// among the presented certificates.
+	// Build the path ourselves: leaf, then each issuer found among the
+	// presented certificates and the trusted intermediates.
+	cands := append(append([]*x509.Certificate{}, presented[1:]...), tr.inter...)
 	path := []*x509.Certificate{leaf}
 	used := map[*x509.Certificate]bool{leaf: true}
 	for {
@@ -164,8 +180,8 @@ func verifyChain(presented []*x509.Certificate, host string, roots *x509.CertPoo
 			break
 		}
 		var next *x509.Certificate
-		for _, c := range presented[1:] {
-			if !used[c] && cur.CheckSignatureFrom(c) == nil {
+		for _, c := range cands {
+			if !used[c] && bytes.Equal(cur.RawIssuer, c.RawSubject) && cur.CheckSignatureFrom(c) == nil {
 				next = c
 				break
 			}
