@@ -15,6 +15,14 @@ import (
 	"strings"
 )
 
+var (
+	_ Check = clockSkew{}
+	_ Check = tenantReach{}
+	_ Check = tenantHub{}
+	_ Check = tenantTLS{}
+	_ Check = certsThumbprint{}
+)
+
 func tenantChecks() []Check {
 	return []Check{clockSkew{}, tenantReach{}, tenantHub{}, tenantTLS{}, certsThumbprint{}}
 }
