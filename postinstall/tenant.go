@@ -174,6 +174,19 @@ func (tenantReach) Run(ctx context.Context, env *Env) Outcome {
 			"an answer other than 200 from /test usually means a proxy or firewall page: check the proxy and the tenant's host name in PROVISIONING_TICKET").
 			With("phase", string(PhaseHTTP)).With("status", resp.StatusCode)
 	}
+	if o.Status == Pass && s.proxy != nil && s.proxy.User != nil {
+		// The connector's tunnel agent passes only the proxy's host and
+		// port: ask as it would, without the credentials.
+		anon := *s.proxy
+		anon.User = nil
+		if as, pe := open(ctx, &u, &anon); pe == nil {
+			as.Close()
+		} else if pe.Phase == PhaseProxy && pe.Status == http.StatusProxyAuthRequired {
+			o = Warned(o.Diagnosis+"; but only with the proxy credentials: without them the proxy answers 407, and the connector's tunnel agent passes only the proxy's host and port, so the connector itself may be refused",
+				"ask for this server (or the tenant's host) to be allowed through the proxy without authentication, then adldapctl proxy set http://HOST:PORT").
+				With("proxy_auth_required", true)
+		}
+	}
 	return o.With("tenant", s.tenant.Host).With("proxy", proxyDesc(s.proxy, s.proxySrc)).With("rtt_ms", t1.Sub(t0).Milliseconds())
 }
 
