@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	aead.dev/minisign v0.3.0
+	github.com/beevik/ntp v1.6.0
 	github.com/hashicorp/go-version v1.9.0
 	github.com/kardianos/service v1.3.0
 	github.com/minio/selfupdate v0.6.0

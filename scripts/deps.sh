@@ -15,6 +15,15 @@ command -v setpriv >/dev/null         || need+=(util-linux)
 command -v node >/dev/null            || need+=(nodejs)
 command -v npm >/dev/null             || need+=(npm)
 command -v squid >/dev/null           || need+=(squid)
+# The TLS-interception bed needs squid built with OpenSSL (ssl_bump):
+# squid-openssl, which conflicts with (replaces) plain squid and serves the
+# Basic-auth bed as well. chrony under faketime is the skewed SNTP server.
+if ! squid -v 2>/dev/null | grep -q -- --with-openssl; then
+	kept=(); for p in "${need[@]}"; do [ "$p" = squid ] || kept+=("$p"); done
+	need=("${kept[@]}" squid-openssl)
+fi
+command -v chronyd >/dev/null         || need+=(chrony)
+command -v faketime >/dev/null        || need+=(faketime)
 command -v tar >/dev/null             || need+=(tar)
 command -v openssl >/dev/null         || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
