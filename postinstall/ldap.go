@@ -288,7 +288,7 @@ func (ldapReach) Run(ctx context.Context, env *Env) Outcome {
 		"(objectClass=*)", []string{"supportedExtension", "namingContexts", "defaultNamingContext", "vendorName"}, nil))
 	var lerr *ldap.Error
 	if err != nil && (!errors.As(err, &lerr) || lerr.ResultCode >= ldap.ErrorNetwork) {
-		return lc.noAnswer("reading the root DSE", err)
+		return lc.noAnswer("a read of the root DSE", err)
 	}
 	out := Outcome{}.With("url", s.URL).With("address", lc.addr)
 	var ctxs []string

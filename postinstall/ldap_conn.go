@@ -6,11 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"syscall"
 	"time"
 
@@ -25,9 +25,10 @@ import (
 type ldapConn struct {
 	*ldap.Conn
 	ctx         context.Context
-	addr        string // host:port as dialled
-	tlsSummary  string // "TLS 1.3, CN=..., issued by ..." (ldaps)
-	trustSource string // where the trusted CAs came from (ldaps)
+	addr        string    // host:port as dialled
+	tlsSummary  string    // "TLS 1.3, CN=..., issued by ..." (ldaps)
+	trustSource string    // where the trusted CAs came from (ldaps)
+	deadline    time.Time // requests time out here (go-ldap says so with a plain network error)
 	stop        func() bool
 }
 
@@ -46,7 +47,7 @@ func (c *ldapConn) lost(err error) bool {
 // noAnswer is the outcome of a connection that went silent or broke
 // during what.
 func (c *ldapConn) noAnswer(what string, err error) Outcome {
-	if c.ctx.Err() != nil || isTimeout(err) {
+	if c.ctx.Err() != nil || isTimeout(err) || !time.Now().Before(c.deadline) {
 		return Failed(fmt.Sprintf("connected to %s, but the server never answered %s before the timeout (phase: LDAP)", c.addr, what),
 			"check that this port is the directory's LDAP port (389 plain, 636 ldaps) and that no firewall or load balancer holds the connection; a rerun with a longer --timeout tells a slow server from a dead one").
 			With("phase", "LDAP").With("address", c.addr)
@@ -111,7 +112,7 @@ func dialLDAP(ctx context.Context, env *Env, s *ldapSettings) (*ldapConn, *phase
 		return nil, connectError(s, addr, err, dctx.Err() != nil)
 	}
 	_ = raw.SetDeadline(deadline) // a silent peer fails the phase, not the engine
-	c := &ldapConn{ctx: ctx, addr: net.JoinHostPort(s.Host, s.Port)}
+	c := &ldapConn{ctx: ctx, addr: net.JoinHostPort(s.Host, s.Port), deadline: deadline}
 	conn := raw
 	if s.TLS() {
 		pool, source, err := connectorPool(env)
@@ -180,6 +181,13 @@ func connectError(s *ldapSettings, addr string, err error, timedOut bool) *phase
 		p.Fix = "check LDAP_URL and the network path to " + s.Host
 	}
 	return p
+}
+
+func tlsAnswer(err error) string {
+	if errors.As(err, new(tls.RecordHeaderError)) {
+		return "data that is not TLS"
+	}
+	return "a closed connection"
 }
 
 // tlsVerifyError is a certificate the connector would not accept, with
@@ -254,8 +262,8 @@ func tlsError(s *ldapSettings, addr, source string, err error, verr *tlsVerifyEr
 	case timedOut || isTimeout(err):
 		p.Diag = fmt.Sprintf("%s accepted the connection but never completed a TLS handshake", addr)
 		p.Fix = "check that this port serves LDAPS (636); a plain LDAP port (389) needs ldap:// in LDAP_URL"
-	case strings.Contains(err.Error(), "first record does not look like a TLS handshake"):
-		p.Diag = fmt.Sprintf("%s does not speak TLS (plain LDAP on this port?): %v", addr, err)
+	case errors.As(err, new(tls.RecordHeaderError)) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
+		p.Diag = fmt.Sprintf("%s does not speak TLS: it answered the TLS hello with %s (plain LDAP on this port?)", addr, tlsAnswer(err))
 		p.Fix = "use ldap:// for this port, or the LDAPS port (636) with ldaps://"
 	default:
 		p.Diag = fmt.Sprintf("TLS handshake with %s failed: %v", addr, err)
