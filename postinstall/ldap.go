@@ -31,6 +31,7 @@ const (
 	defSearchAll    = "(objectCategory=person)"
 	defSearchGroups = "(member:1.2.840.113556.1.4.1941:={0})"
 	defListGroups   = "(objectCategory=group)"
+	defHeartbeat    = "(&(objectclass=user)(|(sAMAccountName=foo)(UserPrincipalName=foo)))"
 	defGroupsTimout = 20 // GROUPS_TIMEOUT_SECONDS
 )
 
@@ -49,8 +50,9 @@ type ldapSettings struct {
 	SearchAll    string
 	SearchGroups string
 	ListGroups   string
-	Groups       bool // GROUPS (default true)
-	GroupsTime   int  // GROUPS_TIMEOUT_SECONDS
+	Heartbeat    string // LDAP_HEARTBEAT_SEARCH_QUERY
+	Groups       bool   // GROUPS (default true)
+	GroupsTime   int    // GROUPS_TIMEOUT_SECONDS
 }
 
 func (s *ldapSettings) TLS() bool { return s.Scheme == "ldaps" }
@@ -115,6 +117,7 @@ func ldapConfig(env *Env) (*ldapSettings, error) {
 		SearchAll:    env.cfgString("LDAP_SEARCH_ALL_QUERY", defSearchAll),
 		SearchGroups: env.cfgString("LDAP_SEARCH_GROUPS", defSearchGroups),
 		ListGroups:   env.cfgString("LDAP_SEARCH_LIST_GROUPS_QUERY", defListGroups),
+		Heartbeat:    env.cfgString("LDAP_HEARTBEAT_SEARCH_QUERY", defHeartbeat),
 		Groups:       env.cfgBool("GROUPS", true),
 		GroupsTime:   defGroupsTimout,
 	}
@@ -372,7 +375,7 @@ func (ldapBind) Run(ctx context.Context, env *Env) Outcome {
 		return bindFailure(s, err)
 	}
 	return Passed(fmt.Sprintf("%s bound to %s (password from %s)", s.BindUser, lc.addr, cred.source)).
-		With("bind_user", s.BindUser).With("password_from", cred.source)
+		With("bind_user", s.BindUser).With("credential_from", cred.source)
 }
 
 // bindFailure explains a bind the server refused.
@@ -413,7 +416,9 @@ func (ldapSearch) Run(ctx context.Context, env *Env) Outcome {
 			return *cred.out
 		}
 	}
-	for key, f := range map[string]string{"LDAP_SEARCH_ALL_QUERY": s.SearchAll, "LDAP_USER_BY_NAME": s.UserByName, "LDAP_SEARCH_GROUPS": s.SearchGroups} {
+	for _, q := range [][2]string{{"LDAP_SEARCH_ALL_QUERY", s.SearchAll}, {"LDAP_USER_BY_NAME", s.UserByName},
+		{"LDAP_SEARCH_GROUPS", s.SearchGroups}, {"LDAP_HEARTBEAT_SEARCH_QUERY", s.Heartbeat}} {
+		key, f := q[0], q[1]
 		if _, err := ldap.CompileFilter(fill(f, "x")); err != nil {
 			return Failed(fmt.Sprintf("%s %q is not a valid LDAP filter (%v): the connector silently finds nothing with it", key, f, err),
 				"fix "+key+" in config.json (or remove it for the connector's default) and restart the connector: adldapctl service restart")
@@ -433,6 +438,18 @@ func (ldapSearch) Run(ctx context.Context, env *Env) Outcome {
 			}
 			return bindFailure(s, err)
 		}
+	}
+
+	// 0. The heartbeat: the connector runs it every LDAP_HEARTBEAT_SECONDS
+	// and exits when it fails.
+	if _, err := lc.Search(ldap.NewSearchRequest(s.Base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 1, 5, false,
+		s.Heartbeat, []string{"cn"}, nil)); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+		if lc.lost(err) {
+			return lc.noAnswer("the heartbeat search", err)
+		}
+		why, fix := explainSearchError(err, s.Base, "LDAP_BASE")
+		return Failed(fmt.Sprintf("the connector's heartbeat search under %s with %s as %s fails (%s): the connector exits on that, every LDAP_HEARTBEAT_SECONDS", s.Base, s.Heartbeat, who, why), fix).
+			With("base", s.Base).With("filter", s.Heartbeat)
 	}
 
 	// 1. Users, with the connector's list query, one is enough.

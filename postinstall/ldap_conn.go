@@ -167,7 +167,7 @@ func isTimeout(err error) bool {
 func connectError(s *ldapSettings, addr string, err error, timedOut bool) *phaseError {
 	p := &phaseError{Phase: "TCP", Detail: map[string]any{"address": addr}}
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case isConnRefused(err):
 		p.Diag = fmt.Sprintf("connection to %s refused: nothing listens on port %s there", addr, s.Port)
 		p.Fix = "check the port in LDAP_URL (389 for ldap://, 636 for ldaps://) and that the directory service runs on " + s.Host
 	case timedOut || isTimeout(err):
