@@ -3,12 +3,21 @@
 package postinstall
 
 import (
+	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/scrypt"
 
 	"github.com/adldapctl/adldapctl/connector"
 	"github.com/adldapctl/adldapctl/internal/testbed"
@@ -93,6 +102,38 @@ func TestLDAPChecksAgainstSlapd(t *testing.T) {
 	t.Run("reach/fail-ldaps-on-plain-port", func(t *testing.T) {
 		out := runCheck(t, ldapReach{}, ldapEnv(t, slapdConfig(strings.Replace(s.URL, "ldap://", "ldaps://", 1), "", ""), s.CAFile))
 		expect(t, out, Fail, "does not speak TLS", "phase: TLS")
+	})
+	t.Run("reach/pass-ldaps-ssl-ca-path", func(t *testing.T) {
+		cfg := slapdConfig(s.LDAPSURL, testbed.SlapdServiceDN, testbed.SlapdServicePass)
+		cfg["SSL_CA_PATH"] = "customcas"
+		env := ldapEnv(t, cfg)
+		copyFile(t, s.CAFile, filepath.Join(env.Platform.Paths.InstallDir, "customcas", "corp-ca.pem"))
+		out := runCheck(t, ldapReach{}, env)
+		expect(t, out, Pass, "SSL_CA_PATH customcas")
+	})
+	t.Run("reach/pass-ldaps-os-store", func(t *testing.T) {
+		env := ldapEnv(t, slapdConfig(s.LDAPSURL, testbed.SlapdServiceDN, testbed.SlapdServicePass))
+		certs := platform.TrustLayoutFor(env.Platform.Family).CertsDir
+		copyFile(t, s.CAFile, filepath.Join(env.Platform.Root, certs, "corp-ca.pem"))
+		out := runCheck(t, ldapReach{}, env)
+		expect(t, out, Pass, "the OS store "+certs)
+	})
+	t.Run("bind/pass-encrypted-credentials", func(t *testing.T) {
+		cfg := slapdConfig(s.URL, testbed.SlapdServiceDN, "")
+		delete(cfg, "LDAP_BIND_PASSWORD")
+		key := []byte("-----BEGIN PRIVATE KEY-----\ntest key for the connector\n-----END PRIVATE KEY-----\n")
+		cfg["LDAP_BIND_CREDENTIALS"] = encryptV2(t, testbed.SlapdServicePass, key)
+		env := ldapEnv(t, cfg)
+		writeFile(t, filepath.Join(env.Platform.Paths.InstallDir, "certs", "cert.key"), key)
+		out := runCheck(t, ldapBind{}, env)
+		expect(t, out, Pass, "LDAP_BIND_CREDENTIALS")
+	})
+	t.Run("bind/skip-encrypted-without-cert-key", func(t *testing.T) {
+		cfg := slapdConfig(s.URL, testbed.SlapdServiceDN, "")
+		delete(cfg, "LDAP_BIND_PASSWORD")
+		cfg["LDAP_BIND_CREDENTIALS"] = encryptV2(t, testbed.SlapdServicePass, []byte("k"))
+		out := runCheck(t, ldapBind{}, ldapEnv(t, cfg))
+		expect(t, out, Skip, "without decrypting", "cert.key")
 	})
 	t.Run("bind/pass", func(t *testing.T) {
 		out := runCheck(t, ldapBind{}, ldapEnv(t, good))
@@ -256,4 +297,48 @@ func TestLDAPSilentPeerFailsFast(t *testing.T) {
 			}
 		})
 	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, to, data)
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// encryptV2 stores a password the way the connector's admin console does
+// ("$2$" format of lib/crypto.js), for the decrypting side under test.
+func encryptV2(t *testing.T, plain string, rawKey []byte) string {
+	t.Helper()
+	salt, iv := make([]byte, 16), make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rand.Read(iv); err != nil {
+		t.Fatal(err)
+	}
+	key, err := scrypt.Key(rawKey, salt, 16384, 8, 1, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := aes.BlockSize - len(plain)%aes.BlockSize
+	buf := append([]byte(plain), bytes.Repeat([]byte{byte(n)}, n)...)
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(buf, buf)
+	return "$2$." + hex.EncodeToString(salt) + "." + hex.EncodeToString(iv) + "." + hex.EncodeToString(buf)
 }
