@@ -198,7 +198,11 @@ func (ldapDiscover) Run(ctx context.Context, env *Env) Outcome {
 	names := []string{"_ldap._tcp.dc._msdcs." + domain, "_ldap._tcp." + domain}
 	var lookErrs []string
 	for _, name := range names {
-		_, srvs, err := r.LookupSRV(ctx, "", "", name+".")
+		// Each name gets part of the time: a silent DNS server makes this
+		// a warning, not the engine's timeout.
+		lctx, cancel := context.WithTimeout(ctx, ldapTimeoutLeft(ctx)/time.Duration(len(names)))
+		_, srvs, err := r.LookupSRV(lctx, "", "", name+".")
+		cancel()
 		if err != nil {
 			var de *net.DNSError
 			if !errors.As(err, &de) || !de.IsNotFound {
@@ -273,6 +277,9 @@ func (ldapReach) ID() string     { return "ldap.reach" }
 func (ldapReach) Title() string  { return "LDAP server reachable (TCP, TLS)" }
 func (ldapReach) Deps() []string { return nil }
 
+// certWarnBefore is how close to its expiry an LDAPS certificate warns.
+const certWarnBefore = 14 * 24 * time.Hour
+
 // startTLSOID is the StartTLS extended operation.
 const startTLSOID = "1.3.6.1.4.1.1466.20037"
 
@@ -290,7 +297,7 @@ func (ldapReach) Run(ctx context.Context, env *Env) Outcome {
 	res, err := lc.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
 		"(objectClass=*)", []string{"supportedExtension", "namingContexts", "defaultNamingContext", "vendorName"}, nil))
 	var lerr *ldap.Error
-	if err != nil && (!errors.As(err, &lerr) || lerr.ResultCode >= ldap.ErrorNetwork) {
+	if err != nil && (!errors.As(err, &lerr) || lerr.ResultCode >= ldap.ErrorNetwork) { // no LDAP answer
 		return lc.noAnswer("a read of the root DSE", err)
 	}
 	out := Outcome{}.With("url", s.URL).With("address", lc.addr)
@@ -317,6 +324,12 @@ func (ldapReach) Run(ctx context.Context, env *Env) Outcome {
 		}
 		out.Status, out.Diagnosis = Pass, fmt.Sprintf("%s answers plain LDAP (the connector does not use StartTLS, so binds and user passwords cross the network in clear; the server %s)", lc.addr, offered)
 		out.Remediation = "consider ldaps://" + net.JoinHostPort(s.Host, "636") + " in LDAP_URL, with the CA of the server's certificate imported: adldapctl certs import CA.pem"
+	}
+	if left := lc.notAfter.Sub(env.now()); s.TLS() && left < certWarnBefore {
+		days := int(left.Hours() / 24)
+		return Warned(fmt.Sprintf("%s answers over TLS, but its certificate (%s) expires in %d day(s): the connector cannot connect after that", lc.addr, lc.tlsSummary, days),
+			"renew the domain controller's LDAPS certificate (AD: the Domain Controller or Kerberos Authentication template; autoenrollment renews it)").
+			With("url", s.URL).With("tls", lc.tlsSummary).With("expires_in_days", days)
 	}
 	if s.Base != "" && len(ctxs) > 0 && !underAny(s.Base, ctxs) {
 		return Warned(fmt.Sprintf("%s answers, but LDAP_BASE %q is under none of its naming contexts (%s)", lc.addr, s.Base, strings.Join(ctxs, "; ")),

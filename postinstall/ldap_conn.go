@@ -27,6 +27,7 @@ type ldapConn struct {
 	ctx         context.Context
 	addr        string    // host:port as dialled
 	tlsSummary  string    // "TLS 1.3, CN=..., issued by ..." (ldaps)
+	notAfter    time.Time // the server certificate's expiry (ldaps)
 	trustSource string    // where the trusted CAs came from (ldaps)
 	deadline    time.Time // requests time out here (go-ldap says so with a plain network error)
 	stop        func() bool
@@ -41,7 +42,7 @@ func (c *ldapConn) Close() {
 // rather than an LDAP result from the server.
 func (c *ldapConn) lost(err error) bool {
 	var lerr *ldap.Error
-	return c.ctx.Err() != nil || !errors.As(err, &lerr) || lerr.ResultCode >= ldap.ErrorNetwork
+	return c.ctx.Err() != nil || !errors.As(err, &lerr) || lerr.ResultCode == ldap.ErrorNetwork
 }
 
 // noAnswer is the outcome of a connection that went silent or broke
@@ -142,6 +143,7 @@ func dialLDAP(ctx context.Context, env *Env, s *ldapSettings) (*ldapConn, *phase
 		st := tc.ConnectionState()
 		c.tlsSummary = fmt.Sprintf("%s, %s, issued by %s, valid until %s", tls.VersionName(st.Version),
 			st.PeerCertificates[0].Subject, st.PeerCertificates[0].Issuer, st.PeerCertificates[0].NotAfter.Format("2006-01-02"))
+		c.notAfter = st.PeerCertificates[0].NotAfter
 		conn = tc
 	}
 	lc := ldap.NewConn(conn, s.TLS())

@@ -92,6 +92,12 @@ func TestLDAPChecksAgainstSlapd(t *testing.T) {
 		out := runCheck(t, ldapReach{}, ldapEnv(t, slapdConfig(s.LDAPSURL, testbed.SlapdServiceDN, testbed.SlapdServicePass), s.CAFile))
 		expect(t, out, Pass, "over TLS", "trusted")
 	})
+	t.Run("reach/warn-cert-expires-soon", func(t *testing.T) {
+		env := ldapEnv(t, slapdConfig(s.LDAPSURL, testbed.SlapdServiceDN, testbed.SlapdServicePass), s.CAFile)
+		env.Now = func() time.Time { return time.Now().Add(360 * 24 * time.Hour) } // the test certificate lives 365 days
+		out := runCheck(t, ldapReach{}, env)
+		expect(t, out, Warn, "expires in 4 day(s)")
+	})
 	t.Run("reach/fail-untrusted-cert", func(t *testing.T) {
 		out := runCheck(t, ldapReach{}, ldapEnv(t, slapdConfig(s.LDAPSURL, testbed.SlapdServiceDN, testbed.SlapdServicePass)))
 		expect(t, out, Fail, "not trusted", "SELF_SIGNED_CERT_IN_CHAIN", "adldapctl slapd test CA", "phase: TLS")

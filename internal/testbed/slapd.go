@@ -213,7 +213,7 @@ func slapdLDIF() string {
 }
 
 // testServerCert makes a CA and a server certificate it signs for names
-// and ips, valid for a day, returning PEM blocks.
+// and ips, valid for a year (so that verify does not warn of an expiry), returning PEM blocks.
 func testServerCert(caName string, names []string, ips []net.IP) (caPEM, certPEM, keyPEM []byte, err error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -222,7 +222,7 @@ func testServerCert(caName string, names []string, ips []net.IP) (caPEM, certPEM
 	now := time.Now()
 	ca := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: caName},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}
@@ -240,7 +240,7 @@ func testServerCert(caName string, names []string, ips []net.IP) (caPEM, certPEM
 	}
 	leaf := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: names[0]},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
 		DNSNames: names, IPAddresses: ips,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
