@@ -205,7 +205,13 @@ func (ldapDiscover) Run(ctx context.Context, env *Env) Outcome {
 		cancel()
 		if err != nil {
 			var de *net.DNSError
-			if !errors.As(err, &de) || !de.IsNotFound {
+			switch {
+			case errors.As(err, &de) && de.IsNotFound:
+			case errors.As(err, &de) && de.IsTimeout, isTimeout(err):
+				lookErrs = append(lookErrs, name+": no answer")
+			case errors.As(err, &de):
+				lookErrs = append(lookErrs, name+": "+de.Err) // without the resolv.conf server Go names
+			default:
 				lookErrs = append(lookErrs, fmt.Sprintf("%s: %v", name, err))
 			}
 			continue
@@ -226,7 +232,7 @@ func (ldapDiscover) Run(ctx context.Context, env *Env) Outcome {
 	}
 	diag := fmt.Sprintf("no SRV record for %s or %s at %s", names[0], names[1], server)
 	if len(lookErrs) > 0 {
-		diag += " (" + strings.Join(lookErrs, "; ") + ")"
+		diag = fmt.Sprintf("the SRV lookups for %s and %s at %s failed (%s)", names[0], names[1], server, strings.Join(lookErrs, "; "))
 	}
 	return Warned(diag+"; the connector uses LDAP_URL directly, so this only matters for finding a domain controller",
 		"point this server's DNS at the domain's DNS servers (AD registers these records), or ignore this if LDAP_URL names a reachable server").

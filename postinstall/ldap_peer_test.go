@@ -348,3 +348,26 @@ func encryptV2(t *testing.T, plain string, rawKey []byte) string {
 	cipher.NewCBCEncrypter(block, iv).CryptBlocks(buf, buf)
 	return "$2$." + hex.EncodeToString(salt) + "." + hex.EncodeToString(iv) + "." + hex.EncodeToString(buf)
 }
+
+func TestLDAPDiscoverSilentDNSWarns(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0") // reads nothing, answers nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	env := ldapEnv(t, slapdConfig("ldap://127.0.0.1:389", "", ""))
+	env.Resolver = pc.LocalAddr().String()
+	start := time.Now()
+	rep, err := Run(context.Background(), env, ldapChecks(), Options{Only: []string{"ldap.discover"}, Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %v with a 3s timeout", took)
+	}
+	r := rep.Checks[0]
+	t.Logf("%s %s: %s", r.ID, r.Status, r.Diagnosis)
+	if r.Status != Warn || !strings.Contains(r.Diagnosis, env.Resolver) {
+		t.Errorf("silent DNS server: %s %q, want a warning naming it", r.Status, r.Diagnosis)
+	}
+}
