@@ -323,12 +323,12 @@ func (ldapReach) Run(ctx context.Context, env *Env) Outcome {
 		out = out.With("tls", lc.tlsSummary)
 		out.Status, out.Diagnosis = Pass, fmt.Sprintf("%s answers over TLS; its certificate (%s) is trusted by the connector's CAs (%s)", lc.addr, lc.tlsSummary, lc.trustSource)
 	} else {
-		out = out.With("starttls_offered", startTLS)
-		offered := "does not offer StartTLS"
+		st := "not offered"
 		if startTLS {
-			offered = "offers StartTLS"
+			st = lc.tryStartTLS(env, s.Host)
 		}
-		out.Status, out.Diagnosis = Pass, fmt.Sprintf("%s answers plain LDAP (the connector does not use StartTLS, so binds and user passwords cross the network in clear; the server %s)", lc.addr, offered)
+		out = out.With("starttls", st)
+		out.Status, out.Diagnosis = Pass, fmt.Sprintf("%s answers plain LDAP (the connector does not use StartTLS, so binds and user passwords cross the network in clear; StartTLS: %s)", lc.addr, st)
 		out.Remediation = "consider ldaps://" + net.JoinHostPort(s.Host, "636") + " in LDAP_URL, with the CA of the server's certificate imported: adldapctl certs import CA.pem"
 	}
 	if left := lc.notAfter.Sub(env.now()); s.TLS() && left < certWarnBefore {

@@ -123,22 +123,11 @@ func dialLDAP(ctx context.Context, env *Env, s *ldapSettings) (*ldapConn, *phase
 				Fix: "fix SSL_CA_PATH in config.json (a folder of .pem/.crt/.cer files), or remove it to use the system store"}
 		}
 		c.trustSource = source
-		var verr *tlsVerifyError
-		tc := tls.Client(raw, &tls.Config{
-			ServerName:         serverName(s.Host),
-			MinVersion:         tls.VersionTLS12,
-			InsecureSkipVerify: true, // verified below, against the connector's CAs only
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if err := verifyChain(cs.PeerCertificates, pool, s.Host); err != nil {
-					verr = err
-					return err
-				}
-				return nil
-			},
-		})
+		cfg, verr := connectorTLSConfig(pool, s.Host)
+		tc := tls.Client(raw, cfg)
 		if err := tc.HandshakeContext(dctx); err != nil {
 			_ = raw.Close()
-			return nil, tlsError(s, c.addr, source, err, verr, dctx.Err() != nil)
+			return nil, tlsError(s, c.addr, source, err, *verr, dctx.Err() != nil)
 		}
 		st := tc.ConnectionState()
 		c.tlsSummary = fmt.Sprintf("%s, %s, issued by %s, valid until %s", tls.VersionName(st.Version),
@@ -152,6 +141,41 @@ func dialLDAP(ctx context.Context, env *Env, s *ldapSettings) (*ldapConn, *phase
 	c.Conn = lc
 	c.stop = context.AfterFunc(ctx, func() { _ = lc.Close() })
 	return c, nil
+}
+
+// connectorTLSConfig verifies the server's chain against pool only, as
+// Node does with the connector's ca list; *verr holds why it refused.
+func connectorTLSConfig(pool *x509.CertPool, host string) (cfg *tls.Config, verr **tlsVerifyError) {
+	verr = new(*tlsVerifyError)
+	return &tls.Config{
+		ServerName:         serverName(host),
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // verified below, against the connector's CAs only
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if err := verifyChain(cs.PeerCertificates, pool, host); err != nil {
+				*verr = err
+				return err
+			}
+			return nil
+		},
+	}, verr
+}
+
+// tryStartTLS upgrades c with StartTLS and says how that went, for an
+// admin weighing ldaps:// (the connector itself never uses StartTLS).
+func (c *ldapConn) tryStartTLS(env *Env, host string) string {
+	pool, _, err := connectorPool(env)
+	if err != nil {
+		return "offered (the connector's CAs cannot be read: " + err.Error() + ")"
+	}
+	cfg, verr := connectorTLSConfig(pool, host)
+	if err := c.StartTLS(cfg); err != nil {
+		if *verr != nil {
+			return fmt.Sprintf("offered, but the certificate is not trusted by the connector (%s, issuer %q)", (*verr).NodeCode, (*verr).Issuer)
+		}
+		return "offered, but failed: " + err.Error()
+	}
+	return "offered, certificate trusted by the connector"
 }
 
 func serverName(host string) string {

@@ -86,7 +86,9 @@ func TestLDAPChecksAgainstSlapd(t *testing.T) {
 
 	t.Run("reach/pass-plain", func(t *testing.T) {
 		out := runCheck(t, ldapReach{}, ldapEnv(t, good))
-		expect(t, out, Pass, "answers plain LDAP", "offers StartTLS")
+		expect(t, out, Pass, "answers plain LDAP", "StartTLS: offered, but the certificate is not trusted", "adldapctl slapd test CA")
+		out = runCheck(t, ldapReach{}, ldapEnv(t, good, s.CAFile))
+		expect(t, out, Pass, "StartTLS: offered, certificate trusted")
 	})
 	t.Run("reach/pass-ldaps", func(t *testing.T) {
 		out := runCheck(t, ldapReach{}, ldapEnv(t, slapdConfig(s.LDAPSURL, testbed.SlapdServiceDN, testbed.SlapdServicePass), s.CAFile))
