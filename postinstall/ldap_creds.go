@@ -62,6 +62,11 @@ func bindCredential(env *Env, s *ldapSettings) credential {
 			"certs/cert.key was replaced since the password was stored: set the service account's password again in the connector's admin console, then restart it: adldapctl service restart")
 		return credential{out: &o}
 	}
+	if pw == "" {
+		o := Failed("LDAP_BIND_CREDENTIALS decrypts to an empty password: the connector's bind for "+s.BindUser+" would be unauthenticated and its searches fail",
+			"set the service account's password again in the connector's admin console, then restart it: adldapctl service restart")
+		return credential{out: &o}
+	}
 	return credential{password: pw, source: "LDAP_BIND_CREDENTIALS"}
 }
 
