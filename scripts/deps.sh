@@ -26,6 +26,17 @@ command -v chronyd >/dev/null         || need+=(chrony)
 command -v faketime >/dev/null        || need+=(faketime)
 command -v tar >/dev/null             || need+=(tar)
 command -v openssl >/dev/null         || need+=(openssl)
+command -v slapd >/dev/null           || need+=(slapd)
+command -v ldapsearch >/dev/null      || need+=(ldap-utils)
+command -v dnsmasq >/dev/null         || need+=(dnsmasq)
+# slapd and dnsmasq start system daemons (ports 389, 53) from their postinst;
+# the tests run their own on loopback. Keep invoke-rc.d from starting them
+# while we install (a Docker-style policy-rc.d that is already there stays).
+if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "deps: missing ${need[*]}; run as root (apt-get install)" >&2
@@ -38,4 +49,17 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 if [ "$(id -u)" = 0 ]; then
 	bash scripts/testbed-rootfs.sh
+fi
+# No system slapd or dnsmasq left running or enabled: the tests start their
+# own on loopback, by pid. (No-ops when the service never started.)
+if [ "$(id -u)" = 0 ]; then
+	for svc in slapd dnsmasq; do
+		[ -x "/etc/init.d/$svc" ] || continue
+		"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+		if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+			systemctl disable --now "$svc" >/dev/null 2>&1 || true
+		else
+			update-rc.d "$svc" disable >/dev/null 2>&1 || true
+		fi
+	done
 fi
