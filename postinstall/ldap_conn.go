@@ -3,21 +3,15 @@ package postinstall
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"path/filepath"
-	"regexp"
 	"syscall"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
-
-	"github.com/adldapctl/adldapctl/connector"
-	"github.com/adldapctl/adldapctl/platform"
 )
 
 // ldapConn is a connection to LDAP_URL made the way the connector makes
@@ -58,15 +52,15 @@ func (c *ldapConn) noAnswer(what string, err error) Outcome {
 		With("phase", "LDAP").With("address", c.addr)
 }
 
-// phaseError is a connection that failed before LDAP was spoken.
-type phaseError struct {
+// ldapPhaseError is a connection that failed before LDAP was spoken.
+type ldapPhaseError struct {
 	Phase  string // DNS, TCP, TLS
 	Diag   string
 	Fix    string
 	Detail map[string]any
 }
 
-func (p *phaseError) outcome() Outcome {
+func (p *ldapPhaseError) outcome() Outcome {
 	o := Failed(p.Diag+" (phase: "+p.Phase+")", p.Fix).With("phase", p.Phase)
 	for k, v := range p.Detail {
 		o = o.With(k, v)
@@ -76,7 +70,7 @@ func (p *phaseError) outcome() Outcome {
 
 // dialLDAP connects to s's server: DNS, TCP, then TLS for ldaps:// with
 // the connector's trust. Each failure names its phase.
-func dialLDAP(ctx context.Context, env *Env, s *ldapSettings) (*ldapConn, *phaseError) {
+func dialLDAP(ctx context.Context, env *Env, s *ldapSettings) (*ldapConn, *ldapPhaseError) {
 	deadline := time.Now().Add(ldapTimeoutLeft(ctx))
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -94,7 +88,7 @@ func dialLDAP(ctx context.Context, env *Env, s *ldapSettings) (*ldapConn, *phase
 			case err != nil:
 				why = err.Error()
 			}
-			return nil, &phaseError{Phase: "DNS", Diag: fmt.Sprintf("cannot resolve %s (LDAP_URL): %s", s.Host, why),
+			return nil, &ldapPhaseError{Phase: "DNS", Diag: fmt.Sprintf("cannot resolve %s (LDAP_URL): %s", s.Host, why),
 				Fix: "check the host name in LDAP_URL and this server's DNS settings (it must resolve the domain's names)"}
 		}
 		// The connector asks Node for IPv4 first.
@@ -116,14 +110,15 @@ func dialLDAP(ctx context.Context, env *Env, s *ldapSettings) (*ldapConn, *phase
 	c := &ldapConn{ctx: ctx, addr: net.JoinHostPort(s.Host, s.Port), deadline: deadline}
 	conn := raw
 	if s.TLS() {
-		pool, source, err := connectorPool(env)
+		tr, err := connectorTrust(env)
 		if err != nil {
 			_ = raw.Close()
-			return nil, &phaseError{Phase: "TLS", Diag: "cannot read the connector's trusted CAs: " + err.Error(),
+			return nil, &ldapPhaseError{Phase: "TLS", Diag: "cannot read the connector's trusted CAs: " + err.Error(),
 				Fix: "fix SSL_CA_PATH in config.json (a folder of .pem/.crt/.cer files), or remove it to use the system store"}
 		}
+		source := tr.source()
 		c.trustSource = source
-		cfg, verr := connectorTLSConfig(pool, s.Host)
+		cfg, verr := connectorTLSConfig(tr, s.Host, env.now())
 		tc := tls.Client(raw, cfg)
 		if err := tc.HandshakeContext(dctx); err != nil {
 			_ = raw.Close()
@@ -143,20 +138,22 @@ func dialLDAP(ctx context.Context, env *Env, s *ldapSettings) (*ldapConn, *phase
 	return c, nil
 }
 
-// connectorTLSConfig verifies the server's chain against pool only, as
-// Node does with the connector's ca list; *verr holds why it refused.
-func connectorTLSConfig(pool *x509.CertPool, host string) (cfg *tls.Config, verr **tlsVerifyError) {
+// connectorTLSConfig verifies the server's chain against the connector's
+// trust only, as Node does with its ca list; *verr holds why it refused.
+func connectorTLSConfig(tr *trust, host string, now time.Time) (cfg *tls.Config, verr **tlsVerifyError) {
 	verr = new(*tlsVerifyError)
 	return &tls.Config{
 		ServerName:         serverName(host),
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // verified below, against the connector's CAs only
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			if err := verifyChain(cs.PeerCertificates, pool, host); err != nil {
-				*verr = err
-				return err
+			v := verifyChain(cs.PeerCertificates, host, tr, now)
+			if v.OK {
+				return nil
 			}
-			return nil
+			err := &tlsVerifyError{NodeCode: v.Code, Issuer: v.MissingIssuer, Err: errors.New(v.Reason)}
+			*verr = err
+			return err
 		},
 	}, verr
 }
@@ -164,11 +161,11 @@ func connectorTLSConfig(pool *x509.CertPool, host string) (cfg *tls.Config, verr
 // tryStartTLS upgrades c with StartTLS and says how that went, for an
 // admin weighing ldaps:// (the connector itself never uses StartTLS).
 func (c *ldapConn) tryStartTLS(env *Env, host string) string {
-	pool, _, err := connectorPool(env)
+	tr, err := connectorTrust(env)
 	if err != nil {
 		return "offered (the connector's CAs cannot be read: " + err.Error() + ")"
 	}
-	cfg, verr := connectorTLSConfig(pool, host)
+	cfg, verr := connectorTLSConfig(tr, host, env.now())
 	if err := c.StartTLS(cfg); err != nil {
 		if *verr != nil {
 			return fmt.Sprintf("offered, but the certificate is not trusted by the connector (%s, issuer %q)", (*verr).NodeCode, (*verr).Issuer)
@@ -190,8 +187,8 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-func connectError(s *ldapSettings, addr string, err error, timedOut bool) *phaseError {
-	p := &phaseError{Phase: "TCP", Detail: map[string]any{"address": addr}}
+func connectError(s *ldapSettings, addr string, err error, timedOut bool) *ldapPhaseError {
+	p := &ldapPhaseError{Phase: "TCP", Detail: map[string]any{"address": addr}}
 	switch {
 	case isConnRefused(err):
 		p.Diag = fmt.Sprintf("connection to %s refused: nothing listens on port %s there", addr, s.Port)
@@ -226,51 +223,8 @@ type tlsVerifyError struct {
 
 func (e *tlsVerifyError) Error() string { return e.NodeCode + ": " + e.Err.Error() }
 
-// verifyChain checks the server's chain as Node does with the connector's
-// ca list: to one of pool's roots, for host.
-func verifyChain(chain []*x509.Certificate, pool *x509.CertPool, host string) *tlsVerifyError {
-	if len(chain) == 0 {
-		return &tlsVerifyError{NodeCode: "UNABLE_TO_VERIFY_LEAF_SIGNATURE", Err: errors.New("the server sent no certificate")}
-	}
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	leaf := chain[0]
-	_, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, DNSName: host})
-	if err == nil {
-		return nil
-	}
-	last := chain[len(chain)-1]
-	e := &tlsVerifyError{Err: err, Issuer: last.Issuer.String()}
-	var ua x509.UnknownAuthorityError
-	var ci x509.CertificateInvalidError
-	var he x509.HostnameError
-	switch {
-	case errors.As(err, &he):
-		e.NodeCode = "ERR_TLS_CERT_ALTNAME_INVALID"
-	case errors.As(err, &ci) && ci.Reason == x509.Expired:
-		e.NodeCode = "CERT_HAS_EXPIRED"
-	case errors.As(err, &ua):
-		selfSigned := last.Subject.String() == last.Issuer.String() && last.CheckSignatureFrom(last) == nil
-		switch {
-		case len(chain) == 1 && selfSigned:
-			e.NodeCode = "DEPTH_ZERO_SELF_SIGNED_CERT"
-		case selfSigned:
-			e.NodeCode, e.Issuer = "SELF_SIGNED_CERT_IN_CHAIN", last.Subject.String()
-		case len(chain) == 1:
-			e.NodeCode = "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
-		default:
-			e.NodeCode = "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"
-		}
-	default:
-		e.NodeCode = "CERT_UNTRUSTED"
-	}
-	return e
-}
-
-func tlsError(s *ldapSettings, addr, source string, err error, verr *tlsVerifyError, timedOut bool) *phaseError {
-	p := &phaseError{Phase: "TLS", Detail: map[string]any{"address": addr, "trust": source}}
+func tlsError(s *ldapSettings, addr, source string, err error, verr *tlsVerifyError, timedOut bool) *ldapPhaseError {
+	p := &ldapPhaseError{Phase: "TLS", Detail: map[string]any{"address": addr, "trust": source}}
 	switch {
 	case verr != nil:
 		p.Detail["node_error"] = verr.NodeCode
@@ -296,77 +250,4 @@ func tlsError(s *ldapSettings, addr, source string, err error, verr *tlsVerifyEr
 		p.Fix = "check the domain controller's LDAPS certificate and TLS settings (TLS 1.2 or newer)"
 	}
 	return p
-}
-
-// defaultCAFile is the connector's SSL_CA_FILE default: the file names it
-// reads from a CA folder.
-const defaultCAFile = `.+.(pem|crt|cer)$`
-
-// connectorPool is the connector's CA list for ldaps (lib/add_certs.js):
-// the files of SSL_CA_PATH when set, else of <openssl version -d>/certs on
-// Linux, the system stores on Windows; plus Env.CAFiles. Node then trusts
-// these only, not its built-in list.
-func connectorPool(env *Env) (*x509.CertPool, string, error) {
-	p := env.Platform
-	var pool *x509.CertPool
-	var source string
-	caPath := env.cfgString(connector.KeyCAPath, "")
-	if caPath == "false" {
-		caPath = ""
-	}
-	switch {
-	case p != nil && p.OS == "windows" && caPath == "":
-		sys, err := x509.SystemCertPool()
-		if err != nil {
-			return nil, "", err
-		}
-		pool, source = sys, "the Windows certificate stores"
-	case p == nil && caPath == "":
-		sys, err := x509.SystemCertPool()
-		if err != nil {
-			sys = x509.NewCertPool()
-		}
-		pool, source = sys, "the system store"
-	default:
-		dir := ""
-		if caPath != "" {
-			dir = caPath
-			if !filepath.IsAbs(dir) && p != nil {
-				dir = filepath.Join(p.Paths.InstallDir, dir) // the connector's working directory
-			} else if p != nil && p.Root != "" {
-				dir = filepath.Join(p.Root, dir)
-			}
-			source = "SSL_CA_PATH " + caPath
-		} else {
-			certs := platform.TrustLayoutFor(p.Family).CertsDir
-			dir = filepath.Join(p.Root, certs)
-			source = "the OS store " + certs
-		}
-		re, err := regexp.Compile(env.cfgString("SSL_CA_FILE", defaultCAFile))
-		if err != nil {
-			re = regexp.MustCompile(defaultCAFile)
-		}
-		ents, err := os.ReadDir(dir)
-		if err != nil && !(errors.Is(err, os.ErrNotExist) && caPath == "") {
-			return nil, "", fmt.Errorf("%s: %w", dir, err)
-		}
-		pool = x509.NewCertPool()
-		for _, e := range ents {
-			if !re.MatchString(e.Name()) {
-				continue
-			}
-			if data, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
-				pool.AppendCertsFromPEM(data)
-			}
-		}
-	}
-	for _, f := range env.CAFiles {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, "", err
-		}
-		pool.AppendCertsFromPEM(data)
-		source += " + " + filepath.Base(f)
-	}
-	return pool, source, nil
 }

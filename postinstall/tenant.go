@@ -220,7 +220,7 @@ func (tenantTLS) Run(ctx context.Context, env *Env) Outcome {
 	now := env.now()
 	v := verifyChain(sess.certs, target.Hostname(), tr, now)
 	if !v.OK {
-		return s.tlsFailure(v, target.Host).With("tenant", target.Host).With("trust", strings.Join(tr.sources, ", "))
+		return s.tlsFailure(v, target.Host).With("tenant", target.Host).With("trust", tr.source())
 	}
 	o := Passed(fmt.Sprintf("the certificate of %s verifies to %q with the connector's trust", target.Host, v.Root.Subject.String()))
 	if s.proxy != nil && !publicRoot(sess.certs, now) {
@@ -230,7 +230,7 @@ func (tenantTLS) Run(ctx context.Context, env *Env) Outcome {
 			With("intercepted", true)
 	}
 	return o.With("tenant", target.Host).With("root", v.Root.Subject.String()).With("root_sha256", fingerprint(v.Root)).
-		With("trust", strings.Join(tr.sources, ", ")).With("proxy", proxyDesc(s.proxy, s.proxySrc))
+		With("trust", tr.source()).With("proxy", proxyDesc(s.proxy, s.proxySrc))
 }
 
 // certsThumbprint: certs/cert.pem against GET <ticket>/info.

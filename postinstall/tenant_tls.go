@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -56,8 +57,9 @@ func (t *trust) add(c *x509.Certificate) {
 func connectorTrust(env *Env) (*trust, error) {
 	t := &trust{pool: x509.NewCertPool()}
 	p := env.Platform
-	dir := ""
+	dir, label, optional := "", "", false
 	if env.Config != nil && p != nil && strings.TrimSpace(env.Config.String(connector.KeyCAPath)) != "" {
+		label = "SSL_CA_PATH " + strings.TrimSpace(env.Config.String(connector.KeyCAPath))
 		l := connector.Layout{InstallDir: p.Paths.InstallDir, ConnectorDir: p.Unrooted(p.Paths.InstallDir), OS: p.OS}
 		rel, err := l.CAPath(env.Config)
 		if err != nil {
@@ -71,30 +73,57 @@ func connectorTrust(env *Env) (*trust, error) {
 			t.sources = append(t.sources, "Windows certificate stores")
 		}
 	} else if p != nil {
-		dir = filepath.Join(p.Root, filepath.FromSlash(platform.TrustLayoutFor(p.Family).CertsDir))
+		certs := platform.TrustLayoutFor(p.Family).CertsDir
+		dir, label, optional = filepath.Join(p.Root, filepath.FromSlash(certs)), "the OS store "+certs, true
 	}
 	if dir != "" {
-		if err := t.addDir(dir); err != nil {
+		// The file names the connector reads: SSL_CA_FILE, a regexp.
+		names, err := regexp.Compile(defaultCAFile)
+		if env.Config != nil {
+			if v := strings.TrimSpace(env.Config.String("SSL_CA_FILE")); v != "" {
+				if re, rerr := regexp.Compile(v); rerr == nil {
+					names = re
+				}
+			}
+		}
+		if err != nil {
 			return nil, err
 		}
+		if err := t.addDir(dir, names); err != nil {
+			if !optional || !errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
+		}
+		t.sources = append(t.sources, label)
 	}
 	for _, f := range env.CAFiles {
 		if err := t.addFile(f); err != nil {
 			return nil, err
 		}
+		t.sources = append(t.sources, filepath.Base(f))
 	}
 	return t, nil
 }
 
-func (t *trust) addDir(dir string) error {
+// defaultCAFile is the connector's SSL_CA_FILE default: the file names it
+// reads from a CA folder.
+const defaultCAFile = `.+.(pem|crt|cer)$`
+
+// source names where the trust came from, for diagnoses.
+func (t *trust) source() string {
+	if len(t.sources) == 0 {
+		return "no CA folder"
+	}
+	return strings.Join(t.sources, " + ")
+}
+
+func (t *trust) addDir(dir string, names *regexp.Regexp) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("read the connector's CA folder %s: %w", dir, err)
 	}
-	t.sources = append(t.sources, dir)
 	for _, e := range ents {
-		ext := strings.ToLower(filepath.Ext(e.Name()))
-		if ext != ".pem" && ext != ".crt" && ext != ".cer" {
+		if !names.MatchString(e.Name()) {
 			continue
 		}
 		if err := t.addFile(filepath.Join(dir, e.Name())); err != nil {
