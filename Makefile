@@ -11,7 +11,12 @@ TARGETS  := linux/amd64 linux/arm64 windows/amd64 windows/386
 GO       ?= go
 export CGO_ENABLED := 0
 
-.PHONY: all build bin test test-unit test-acceptance vet fuzz demo bench deps clean
+# make release VERSION=x.y.z KEY=FILE: binaries, archives, .deb/.rpm,
+# completion, man page, signed SHA256SUMS and self-update mirror in
+# dist/release (packaging/tools, a separate module: nfpm stays out of go.mod).
+KEY      ?= $(ADLDAPCTL_RELEASE_KEY)
+
+.PHONY: release all build bin test test-unit test-acceptance vet fuzz demo bench deps clean
 
 all: build
 
@@ -29,6 +34,10 @@ build:
 bin:
 	@mkdir -p $(DIST)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/adldapctl ./cmd/adldapctl
+
+release:
+	cd packaging/tools && $(GO) run ./cmd/release -version '$(VERSION)' -commit '$(COMMIT)' -date '$(DATE)' \
+		-key '$(if $(KEY),$(abspath $(KEY)))' -repo '$(CURDIR)' -out '$(CURDIR)/$(DIST)/release'
 
 vet:
 	$(GO) vet ./...

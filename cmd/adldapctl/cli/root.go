@@ -41,6 +41,11 @@ type app struct {
 	lock    *platform.FileLock
 }
 
+// NewRootCommand returns adldapctl's command tree writing to streams, with
+// no side effects until it is executed: release tooling walks it to generate
+// shell completion and the man page.
+func NewRootCommand(streams *IOStreams) *cobra.Command { return (&app{io: streams}).rootCmd() }
+
 // Main runs adldapctl with args and returns the exit code.
 func Main(args []string) int { return Run(args, System()) }
 

@@ -1,0 +1,56 @@
+// Command release builds adldapctl's release into a folder: make release
+// VERSION=x.y.z KEY=FILE runs it. The signing key comes from a file (and
+// its password from ADLDAPCTL_KEY_PASSWORD); it is never committed.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/adldapctl/adldapctl/packaging/tools/release"
+	"github.com/adldapctl/adldapctl/updater"
+)
+
+func main() {
+	var o release.Options
+	var key, targets, date string
+	flag.StringVar(&o.Version, "version", "", "release version x.y.z")
+	flag.StringVar(&o.Commit, "commit", "none", "commit stamped into the binaries")
+	flag.StringVar(&date, "date", "", "build date (RFC 3339; default now)")
+	flag.StringVar(&o.Repo, "repo", "../..", "adldapctl's source folder")
+	flag.StringVar(&o.Out, "out", "../../dist/release", "release folder (emptied first)")
+	flag.StringVar(&key, "key", os.Getenv("ADLDAPCTL_RELEASE_KEY"), "minisign private key file (or ADLDAPCTL_RELEASE_KEY)")
+	flag.StringVar(&targets, "targets", strings.Join(release.DefaultTargets, " "), "OS/ARCH targets, space separated")
+	flag.StringVar(&o.Binaries, "binaries", "", "folder of prebuilt adldapctl-OS-ARCH[.exe] to package instead of building")
+	flag.Parse()
+	o.Targets = strings.Fields(targets)
+	o.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
+	if date != "" {
+		t, err := time.Parse(time.RFC3339, date)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "release: -date: %v\n", err)
+			os.Exit(2)
+		}
+		o.Date = t
+	}
+	if key == "" {
+		fmt.Fprintln(os.Stderr, "release: no signing key: pass KEY=FILE to make (a minisign private key; minisign -G makes one)")
+		os.Exit(2)
+	}
+	k, err := updater.LoadPrivateKey(key, os.Getenv("ADLDAPCTL_KEY_PASSWORD"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "release: %v\n", err)
+		os.Exit(1)
+	}
+	o.Key = k
+	res, err := release.Build(context.Background(), o)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "release: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Printf("release %s written to %s: %d artifacts, SHA256SUMS signed, mirror %s\n", o.Version, o.Out, len(res.Artifacts), res.Mirror)
+}
