@@ -29,6 +29,8 @@ command -v openssl >/dev/null         || need+=(openssl)
 command -v slapd >/dev/null           || need+=(slapd)
 command -v ldapsearch >/dev/null      || need+=(ldap-utils)
 command -v dnsmasq >/dev/null         || need+=(dnsmasq)
+# rpm -qpi/-qpl check the release .rpm (packaging/tools).
+command -v rpm >/dev/null             || need+=(rpm)
 # slapd and dnsmasq start system daemons (ports 389, 53) from their postinst;
 # the tests run their own on loopback. Keep invoke-rc.d from starting them
 # while we install (a Docker-style policy-rc.d that is already there stays).

@@ -26,6 +26,9 @@ dist/adldapctl-linux-amd64 version | grep -q '0.0.0-test (commit testcommit' || 
 echo "== unit and integration tests"
 $GO test -count=1 -timeout 20m ./...
 
+echo "== release tooling (packaging/tools: nfpm golden files, .deb/.rpm, signed SHA256SUMS, self-update mirror)"
+(cd packaging/tools && $GO vet ./... && $GO test -count=1 -timeout 10m ./...)
+
 echo "== fuzz targets (short run; make fuzz runs them longer)"
 FUZZTIME=${FUZZTIME:-5s} bash scripts/fuzz.sh
 

@@ -128,7 +128,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if err := copyFile(filepath.Join(o.Out, bin), filepath.Join(res.Mirror, bin), 0o755); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(res.Mirror, bin+".version"), []byte(o.Version+"\n"), 0o644); err != nil {
+		// The .version file is named without .exe (updater.BuildMirror).
+		if err := os.WriteFile(filepath.Join(res.Mirror, strings.TrimSuffix(bin, ext)+".version"), []byte(o.Version+"\n"), 0o644); err != nil {
 			return nil, err
 		}
 
