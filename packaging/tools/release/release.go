@@ -87,7 +87,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err := os.MkdirAll(filepath.Join(stage, "bin"), 0o755); err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(stage)
+	defer func() {
+		if err := os.RemoveAll(stage); err != nil {
+			o.Logf("release: remove %s: %v", stage, err)
+		}
+	}()
 	if err := genDocs(stage, name, o.Version, o.Date); err != nil {
 		return nil, err
 	}
@@ -221,7 +225,9 @@ func sha256Sums(dir string, names []string) ([]byte, error) {
 		}
 		h := sha256.New()
 		_, err = io.Copy(h, f)
-		f.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return nil, fmt.Errorf("hash %s: %w", n, err)
 		}
