@@ -69,6 +69,7 @@ func TestLinuxDebInstallUpgradePurge(t *testing.T) {
 		}
 		t.Log("no man in the container: checked the man page's roff header")
 	}
+	c.ExecOK(t, "test", "-s", "/usr/share/man/man1/adldapctl-self-update.1.gz")
 	if out := c.ExecOK(t, "bash", "-c", "source /usr/share/bash-completion/completions/adldapctl && complete -p adldapctl"); !strings.Contains(out, "adldapctl") {
 		t.Errorf("bash completion: %q", out)
 	}
@@ -94,7 +95,7 @@ func TestLinuxDebInstallUpgradePurge(t *testing.T) {
 	c.ExecOK(t, "dpkg", "--purge", "adldapctl")
 	for _, f := range []string{"/usr/bin/adldapctl", "/usr/share/bash-completion/completions/adldapctl",
 		"/usr/share/zsh/vendor-completions/_adldapctl", "/usr/share/fish/vendor_completions.d/adldapctl.fish",
-		"/usr/share/man/man1/adldapctl.1.gz", "/usr/share/doc/adldapctl/README.md"} {
+		"/usr/share/man/man1/adldapctl.1.gz", "/usr/share/man/man1/adldapctl-self-update.1.gz", "/usr/share/doc/adldapctl/README.md"} {
 		if _, err := os.Lstat(c.HostPath(f)); err == nil {
 			t.Errorf("%s left after purge", f)
 		}

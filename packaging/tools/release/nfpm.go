@@ -19,23 +19,27 @@ type PackageFile struct {
 }
 
 // PackageFiles is what the .deb and .rpm install, relative to a staging
-// folder laid out by stageDocs and the binary build. No maintainer scripts:
-// installing adldapctl starts and registers nothing.
-func PackageFiles(name string) []PackageFile {
-	return []PackageFile{
+// folder laid out by genDocs and the binary build; manPages are the man
+// page names (ManPageNames). No maintainer scripts: installing adldapctl
+// starts and registers nothing.
+func PackageFiles(name string, manPages []string) []PackageFile {
+	files := []PackageFile{
 		{Src: "bin/" + name, Dst: "/usr/bin/" + name, Mode: 0o755},
 		{Src: "completions/" + name + ".bash", Dst: "/usr/share/bash-completion/completions/" + name, Mode: 0o644},
 		{Src: "completions/_" + name, Dst: "/usr/share/zsh/vendor-completions/_" + name, Mode: 0o644},
 		{Src: "completions/" + name + ".fish", Dst: "/usr/share/fish/vendor_completions.d/" + name + ".fish", Mode: 0o644},
-		{Src: "man/" + name + ".1.gz", Dst: "/usr/share/man/man1/" + name + ".1.gz", Mode: 0o644},
 		{Src: "README.md", Dst: "/usr/share/doc/" + name + "/README.md", Mode: 0o644},
 	}
+	for _, m := range manPages {
+		files = append(files, PackageFile{Src: "man/" + m + ".gz", Dst: "/usr/share/man/man1/" + m + ".gz", Mode: 0o644})
+	}
+	return files
 }
 
 // renderNFPMConfig renders the nfpm configuration (YAML) for one Linux
 // architecture from the product description; stage is the staging folder
 // the sources are read from. Pure, so its output is golden-file tested.
-func renderNFPMConfig(p Product, version, arch, stage string) []byte {
+func renderNFPMConfig(p Product, files []PackageFile, version, arch, stage string) []byte {
 	var b bytes.Buffer
 	q := strconv.Quote
 	fmt.Fprintf(&b, "name: %s\n", q(p.Name))
@@ -50,7 +54,7 @@ func renderNFPMConfig(p Product, version, arch, stage string) []byte {
 	fmt.Fprintf(&b, "homepage: %s\n", q(p.Homepage))
 	fmt.Fprintf(&b, "license: %s\n", q(p.License))
 	fmt.Fprintf(&b, "contents:\n")
-	for _, f := range PackageFiles(p.Name) {
+	for _, f := range files {
 		fmt.Fprintf(&b, "  - src: %s\n    dst: %s\n    file_info:\n      mode: 0%o\n      owner: root\n      group: root\n",
 			q(strings.TrimSuffix(stage, "/")+"/"+f.Src), q(f.Dst), f.Mode)
 	}
@@ -59,8 +63,8 @@ func renderNFPMConfig(p Product, version, arch, stage string) []byte {
 
 // buildPackage writes one .deb or .rpm (format) for arch into out and
 // returns its file name.
-func buildPackage(p Product, format, version, arch, stage string, write func(name string, fill func(w *bytes.Buffer) error) error) (string, error) {
-	cfg, err := nfpm.Parse(bytes.NewReader(renderNFPMConfig(p, version, arch, stage)))
+func buildPackage(p Product, files []PackageFile, format, version, arch, stage string, write func(name string, fill func(w *bytes.Buffer) error) error) (string, error) {
+	cfg, err := nfpm.Parse(bytes.NewReader(renderNFPMConfig(p, files, version, arch, stage)))
 	if err != nil {
 		return "", fmt.Errorf("nfpm config: %w", err)
 	}

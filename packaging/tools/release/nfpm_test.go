@@ -23,7 +23,8 @@ func TestNFPMConfigGolden(t *testing.T) {
 	}
 	for _, arch := range []string{"amd64", "arm64"} {
 		t.Run(arch, func(t *testing.T) {
-			got := renderNFPMConfig(prod, "1.2.3", arch, "/STAGE")
+			files := PackageFiles(prod.Name, ManPageNames())
+			got := renderNFPMConfig(prod, files, "1.2.3", arch, "/STAGE")
 			golden := filepath.Join("testdata", "nfpm-"+arch+".yaml")
 			if *update {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
@@ -49,8 +50,8 @@ func TestNFPMConfigGolden(t *testing.T) {
 				if s := info.Scripts; s != (nfpm.Scripts{}) {
 					t.Errorf("%s: maintainer scripts %+v; the package must start nothing", format, s)
 				}
-				if len(info.Contents) != len(PackageFiles(prod.Name)) {
-					t.Errorf("%s: %d contents, want %d", format, len(info.Contents), len(PackageFiles(prod.Name)))
+				if len(info.Contents) != len(files) {
+					t.Errorf("%s: %d contents, want %d", format, len(info.Contents), len(files))
 				}
 			}
 		})

@@ -92,7 +92,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			o.Logf("release: remove %s: %v", stage, err)
 		}
 	}()
-	if err := genDocs(stage, name, o.Version, o.Date); err != nil {
+	if err := genDocs(stage, o.Version, o.Date); err != nil {
 		return nil, err
 	}
 	readme, err := os.ReadFile(filepath.Join(o.Repo, "README.md"))
@@ -102,7 +102,12 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err := os.WriteFile(filepath.Join(stage, "README.md"), readme, 0o644); err != nil {
 		return nil, err
 	}
-	extras := []string{"README.md", "completions/" + name + ".bash", "completions/_" + name, "completions/" + name + ".fish", "man/" + name + ".1"}
+	pages := ManPageNames()
+	pkgFiles := PackageFiles(name, pages)
+	extras := []string{"README.md", "completions/" + name + ".bash", "completions/_" + name, "completions/" + name + ".fish"}
+	for _, m := range pages {
+		extras = append(extras, "man/"+m)
+	}
 	if lic, err := os.ReadFile(filepath.Join(o.Repo, "LICENSE")); err == nil {
 		if err := os.WriteFile(filepath.Join(stage, "LICENSE"), lic, 0o644); err != nil {
 			return nil, err
@@ -163,7 +168,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 		for _, format := range []string{"deb", "rpm"} {
-			pkg, err := buildPackage(prod, format, o.Version, arch, stage, func(pkgName string, fill func(*bytes.Buffer) error) error {
+			pkg, err := buildPackage(prod, pkgFiles, format, o.Version, arch, stage, func(pkgName string, fill func(*bytes.Buffer) error) error {
 				var b bytes.Buffer
 				if err := fill(&b); err != nil {
 					return err

@@ -218,13 +218,13 @@ func TestReleaseRPMQuery(t *testing.T) {
 		}
 	}
 	list := rpm("-qpl")
-	for _, f := range PackageFiles("adldapctl") {
+	for _, f := range PackageFiles("adldapctl", ManPageNames()) {
 		if !strings.Contains(list, f.Dst+"\n") {
 			t.Errorf("rpm -qpl lacks %s:\n%s", f.Dst, list)
 		}
 	}
 	modes := rpm("-qp", "--qf", "[%{FILEMODES:perms} %{FILEUSERNAME} %{FILENAMES}\n]")
-	for _, f := range PackageFiles("adldapctl") {
+	for _, f := range PackageFiles("adldapctl", ManPageNames()) {
 		perm := "-rw-r--r--"
 		if f.Mode == 0o755 {
 			perm = "-rwxr-xr-x"
@@ -249,7 +249,7 @@ func TestReleaseDebContents(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dpkg-deb -c: %v\n%s", err, out)
 	}
-	for _, f := range PackageFiles("adldapctl") {
+	for _, f := range PackageFiles("adldapctl", ManPageNames()) {
 		perm := "-rw-r--r--"
 		if f.Mode == 0o755 {
 			perm = "-rwxr-xr-x"
