@@ -27,7 +27,10 @@ echo "== unit and integration tests"
 $GO test -count=1 -timeout 20m ./...
 
 echo "== release tooling (packaging/tools: nfpm golden files, .deb/.rpm, signed SHA256SUMS, self-update mirror)"
-(cd packaging/tools && $GO vet ./... && $GO test -count=1 -timeout 10m ./...)
+staticcheck=$($GO tool -n staticcheck)
+errcheck=$($GO tool -n errcheck)
+(cd packaging/tools && $GO vet ./... && "$staticcheck" ./... && "$errcheck" -ignoretests ./... &&
+	$GO test -count=1 -timeout 10m ./...)
 
 echo "== fuzz targets (short run; make fuzz runs them longer)"
 FUZZTIME=${FUZZTIME:-5s} bash scripts/fuzz.sh
