@@ -1,6 +1,7 @@
 package release
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"os"
@@ -105,10 +106,25 @@ func TestReleaseArtifacts(t *testing.T) {
 		t.Error(err)
 	} else {
 		top := "adldapctl-" + testVersion + "-linux-" + arch + "/"
-		for _, f := range []string{"adldapctl", "README.md", "completions/adldapctl.bash", "completions/_adldapctl", "completions/adldapctl.fish", "man/adldapctl.1"} {
+		for _, f := range []string{"adldapctl", "README.md", "completions/adldapctl.bash", "completions/_adldapctl", "completions/adldapctl.fish", "man/adldapctl.1", "man/adldapctl-install.1"} {
 			if !strings.Contains(string(tgz), top+f+"\n") {
 				t.Errorf("tar.gz lacks %s:\n%s", top+f, tgz)
 			}
+		}
+	}
+	zr, err := zip.OpenReader(filepath.Join(r.dir, "adldapctl-"+testVersion+"-windows-amd64.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	names := map[string]bool{}
+	for _, f := range zr.File {
+		names[f.Name] = true
+	}
+	top := "adldapctl-" + testVersion + "-windows-amd64/"
+	for _, f := range []string{"adldapctl.exe", "README.md", "completions/adldapctl.bash", "man/adldapctl.1"} {
+		if !names[top+f] {
+			t.Errorf("zip lacks %s: %v", top+f, names)
 		}
 	}
 }
