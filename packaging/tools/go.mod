@@ -3,13 +3,13 @@ module github.com/adldapctl/adldapctl/packaging/tools
 go 1.26.0
 
 require (
+	aead.dev/minisign v0.3.0
 	github.com/adldapctl/adldapctl v0.0.0
 	github.com/goreleaser/nfpm/v2 v2.45.2
 	github.com/spf13/cobra v1.10.2
 )
 
 require (
-	aead.dev/minisign v0.3.0 // indirect
 	dario.cat/mergo v1.0.2 // indirect
 	github.com/AlekSi/pointer v1.2.0 // indirect
 	github.com/Azure/go-ntlmssp v0.1.1 // indirect
