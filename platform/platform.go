@@ -34,6 +34,7 @@ type Paths struct {
 	LockFile      string
 	CacheDir      string // downloads
 	ToolConfig    string // adldapctl's own settings
+	ToolBinary    string // where packages install adldapctl itself (self-update's target under --root)
 	TrustAnchors  string // distro trust anchors folder (Linux)
 	// ServiceEnvFile holds environment variables for the connector's
 	// service (the proxy), mode 0600: systemd reads it through
@@ -149,6 +150,7 @@ func linuxPaths(root, family string) Paths {
 		LockFile:      join(root, "/var/lib/adldapctl/lock"),
 		CacheDir:      join(root, "/var/cache/adldapctl"),
 		ToolConfig:    join(root, "/etc/adldapctl/config.json"),
+		ToolBinary:    join(root, "/usr/bin/adldapctl"),
 		TrustAnchors:  join(root, anchors),
 
 		ServiceEnvFile: join(root, "/etc/adldapctl/proxy.env"),
@@ -158,13 +160,18 @@ func linuxPaths(root, family string) Paths {
 
 func windowsPaths(root string) Paths {
 	pf := `C:\Program Files (x86)`
+	pf64 := `C:\Program Files`
 	pd := `C:\ProgramData`
 	if root != "" {
 		pf = filepath.Join(root, "Program Files (x86)")
+		pf64 = filepath.Join(root, "Program Files")
 		pd = filepath.Join(root, "ProgramData")
 	} else {
 		if v := os.Getenv("ProgramFiles(x86)"); v != "" {
 			pf = v
+		}
+		if v := os.Getenv("ProgramFiles"); v != "" {
+			pf64 = v
 		}
 		if v := os.Getenv("ProgramData"); v != "" {
 			pd = v
@@ -180,6 +187,7 @@ func windowsPaths(root string) Paths {
 		LockFile:   filepath.Join(state, "lock"),
 		CacheDir:   filepath.Join(state, "cache"),
 		ToolConfig: filepath.Join(state, "config.json"),
+		ToolBinary: filepath.Join(pf64, "adldapctl", "adldapctl.exe"),
 	}
 }
 

@@ -101,7 +101,7 @@ func TestUsageErrorsBeforeAnyRequest(t *testing.T) {
 			t.Errorf("%q: exit %d, want 2 naming --root\n%s", args, r.code, r.stderr)
 		}
 	}
-	if r := run(t, "--root", root, "self-update"); r.code != ExitUsage || !strings.Contains(r.stderr, "--root does not apply") {
+	if r := run(t, "--root", root, "self-update"); r.code != ExitUsage || !strings.Contains(r.stderr, "no adldapctl binary at "+filepath.Join(root, "usr/bin/adldapctl")) {
 		t.Errorf("self-update --root: exit %d\n%s", r.code, r.stderr)
 	}
 	if n := feed.TotalRequests(); n != 0 {

@@ -152,10 +152,11 @@ func (a *app) selfUpdateCmd() *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if a.root != "" {
-				return usageError{fmt.Errorf("self-update replaces the adldapctl binary that is running, wherever it is; --root does not apply to it: run self-update without --root")}
-			}
 			if err := a.setup(ctx, false); err != nil {
+				return err
+			}
+			exe, err := a.selfUpdateTarget()
+			if err != nil {
 				return err
 			}
 			ch, err := updater.ParseChannel(channel)
@@ -173,13 +174,6 @@ func (a *app) selfUpdateCmd() *cobra.Command {
 			mf, err := a.mirrorFeed(feed, client)
 			if err != nil {
 				return err
-			}
-			exe, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			if real, err := filepath.EvalSymlinks(exe); err == nil {
-				exe = real
 			}
 			res, err := updater.SelfUpdate(ctx, updater.SelfUpdateOptions{Feed: mf, Current: Version,
 				Platform: runtime.GOOS + "-" + runtime.GOARCH, TargetPath: exe, Channel: ch, Force: force, Logf: a.logf})
@@ -203,4 +197,25 @@ func (a *app) selfUpdateCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&force, "force", false, "replace even when the running build is not older (e.g. a dev build)")
 	cmd.Flags().StringVar(&channel, "channel", "stable", "stable or prerelease")
 	return cmd
+}
+
+// selfUpdateTarget is the binary self-update replaces: the running one, or
+// under --root the one installed there (its state, such as the mirror
+// counters, is under the root too).
+func (a *app) selfUpdateTarget() (string, error) {
+	if a.root != "" {
+		target := a.plat.Paths.ToolBinary
+		if fi, err := os.Lstat(target); err != nil || !fi.Mode().IsRegular() {
+			return "", usageError{fmt.Errorf("--root: no adldapctl binary at %s to replace", target)}
+		}
+		return target, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	return exe, nil
 }

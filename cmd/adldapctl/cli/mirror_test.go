@@ -158,7 +158,12 @@ func TestSelfUpdateFromSignedMirror(t *testing.T) {
 	buildTool(t, filepath.Join(m.dir, "adldapctl-"+plat), "0.2.0")
 	os.WriteFile(filepath.Join(m.dir, "adldapctl-"+plat+".version"), []byte("0.2.0\n"), 0o644)
 	m.build(t, "0")
-	bin := filepath.Join(t.TempDir(), "adldapctl")
+	// Under --root: the binary at <root>/usr/bin/adldapctl (run from there,
+	// so it replaces itself) and the mirror counters under the root; nothing
+	// of the host's is touched.
+	root := t.TempDir()
+	bin := filepath.Join(root, "usr/bin/adldapctl")
+	os.MkdirAll(filepath.Dir(bin), 0o755)
 
 	// A bad signature on the new build leaves the old binary working.
 	buildTool(t, bin, "0.1.0")
@@ -174,7 +179,7 @@ func TestSelfUpdateFromSignedMirror(t *testing.T) {
 	badSig, _ := os.ReadFile(filepath.Join(m2.dir, "adldapctl-"+plat+".minisig"))
 	os.WriteFile(sig, badSig, 0o644)
 	before, _ := os.ReadFile(bin)
-	out, err := exec.Command(bin, "--feed", m.dir, "--trusted-key", m.pub, "self-update").CombinedOutput()
+	out, err := exec.Command(bin, "--root", root, "--feed", m.dir, "--trusted-key", m.pub, "self-update").CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 {
 		t.Fatalf("bad signature: %v, want exit 4\n%s", err, out)
 	}
@@ -185,16 +190,19 @@ func TestSelfUpdateFromSignedMirror(t *testing.T) {
 	// With the good signature it replaces itself.
 	os.WriteFile(sig, good, 0o644)
 	start := time.Now()
-	out, err = exec.Command(bin, "--feed", m.dir, "--trusted-key", m.pub, "self-update").CombinedOutput()
+	out, err = exec.Command(bin, "--root", root, "--feed", m.dir, "--trusted-key", m.pub, "self-update").CombinedOutput()
 	if err != nil {
 		t.Fatalf("self-update: %v\n%s", err, out)
 	}
 	if v := toolVersion(t, bin); v != "0.2.0" {
 		t.Fatalf("after self-update: version %s\n%s", v, out)
 	}
+	if _, err := os.Stat(filepath.Join(root, "var/lib/adldapctl/mirror-counters.json")); err != nil {
+		t.Errorf("the mirror counters are not under the root: %v", err)
+	}
 	t.Logf("self-update took %s: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(string(out)))
 	// GitHub feeds are never used for self-update.
-	out, err = exec.Command(bin, "self-update").CombinedOutput()
+	out, err = exec.Command(bin, "--root", root, "self-update").CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
 		t.Errorf("self-update from the GitHub feed: %v\n%s", err, out)
 	}
