@@ -26,19 +26,8 @@ func StartChrony(t testing.TB, offset time.Duration) string {
 	if chronyd == "" || faketime == "" {
 		Missing(t, "chronyd and faketime (apt-get install chrony faketime, or scripts/deps.sh)")
 	}
-	dir, err := os.MkdirTemp("", "adldapctl-chrony-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) }) // a temp dir: best effort
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	dir := bedDir(t, "chrony", 0o777)
+	port, addr := loopbackPort(t)
 	conf := strings.Join([]string{
 		"# throwaway SNTP server for adldapctl tests",
 		"port " + strconv.Itoa(port),

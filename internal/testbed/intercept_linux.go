@@ -44,19 +44,8 @@ func StartInterceptor(t testing.TB) *Interceptor {
 	if out, err := exec.Command(squid, "-v").CombinedOutput(); err != nil || !strings.Contains(string(out), "--with-openssl") {
 		Missing(t, "squid-openssl (the installed squid has no --with-openssl; apt-get install squid-openssl, or scripts/deps.sh)")
 	}
-	dir, err := os.MkdirTemp("", "adldapctl-bump-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) }) // a temp dir: best effort
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	dir := bedDir(t, "bump", 0o755)
+	port, addr := loopbackPort(t)
 
 	ca := NewCA(t, "adldapctl test inspection CA")
 	keyDER, err := x509.MarshalECPrivateKey(ca.Key)
@@ -97,21 +86,7 @@ func StartInterceptor(t testing.TB) *Interceptor {
 	p("ssl_bump peek step1")
 	p("ssl_bump bump all")
 	p("visible_hostname adldapctl-test-bump")
-	if runAs != "" {
-		p("cache_effective_user %s", runAs)
-	}
-	p("pid_filename %s", filepath.Join(dir, "squid.pid"))
-	p("cache_log %s", filepath.Join(dir, "cache.log"))
-	p("access_log stdio:%s", filepath.Join(dir, "access.log"))
-	p("cache_store_log none")
-	p("coredump_dir %s", dir)
-	p("netdb_filename none")
-	p("cache deny all")
-	p("cache_mem 8 MB")
-	p("icp_port 0")
-	p("htcp_port 0")
-	p("pinger_enable off")
-	p("shutdown_lifetime 0 seconds")
+	squidCommon(p, dir, runAs)
 	p("http_access allow all")
 	conf := filepath.Join(dir, "squid.conf")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {

@@ -56,19 +56,8 @@ func StartSquidProxy(t testing.TB, username, pass string) *Squid {
 	// squid started as root drops to an unprivileged user, which must be
 	// able to read the config and password file and write the logs: a
 	// world-readable directory of our own, not t.TempDir (mode 0700).
-	dir, err := os.MkdirTemp("", "adldapctl-squid-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) }) // a temp dir: best effort
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	dir := bedDir(t, "squid", 0o755)
+	port, addr := loopbackPort(t)
 
 	salt := randomHex(4)
 	htpasswd := username + ":" + apr1(pass, salt) + "\n"
@@ -140,12 +129,9 @@ func StartSquidProxy(t testing.TB, username, pass string) *Squid {
 	}
 }
 
-func renderSquidConf(dir, addr, helper, runAs string) string {
-	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	p("# throwaway squid for adldapctl tests")
-	p("http_port %s", addr)
-	p("visible_hostname adldapctl-test-proxy")
+// squidCommon writes what every throwaway squid of the tests sets: its
+// files in dir, no cache, no side ports, a quick shutdown.
+func squidCommon(p func(format string, args ...any), dir, runAs string) {
 	if runAs != "" {
 		p("cache_effective_user %s", runAs)
 	}
@@ -161,6 +147,15 @@ func renderSquidConf(dir, addr, helper, runAs string) string {
 	p("htcp_port 0")
 	p("pinger_enable off")
 	p("shutdown_lifetime 0 seconds")
+}
+
+func renderSquidConf(dir, addr, helper, runAs string) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	p("# throwaway squid for adldapctl tests")
+	p("http_port %s", addr)
+	p("visible_hostname adldapctl-test-proxy")
+	squidCommon(p, dir, runAs)
 	p("auth_param basic program %s %s", helper, filepath.Join(dir, "htpasswd"))
 	p("auth_param basic children 2 startup=1 idle=1")
 	p("auth_param basic realm adldapctl-test")
@@ -209,6 +204,33 @@ func findBinary(name string, paths ...string) string {
 		}
 	}
 	return ""
+}
+
+// bedDir makes a throwaway folder for a bed's config, data and logs,
+// removed at cleanup. Daemons that drop to an unprivileged user need it
+// readable (mode 0755) or writable by them (0777): not t.TempDir's 0700.
+func bedDir(t TB, name string, mode os.FileMode) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "adldapctl-"+name+"-")
+	if err != nil {
+		t.Fatalf("%s bed: %v", name, err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) }) // a temp dir: best effort
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatalf("%s bed: %v", name, err)
+	}
+	return dir
+}
+
+// loopbackPort returns a port free on 127.0.0.1 a moment ago, and its
+// "127.0.0.1:PORT".
+func loopbackPort(t TB) (int, string) {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	return port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
