@@ -17,8 +17,8 @@ import (
 func (in *Installer) waitHealthy(ctx context.Context) (platform.ServiceState, error) {
 	ctx, cancel := context.WithTimeout(ctx, in.o.StartTimeout)
 	defer cancel()
-	in.logf("health gate: %s must stay up for %s", platform.ServiceName, in.o.Stable)
-	st, err := in.svc.WaitRunning(ctx, platform.ServiceName, in.o.Stable)
+	in.logf("health gate: %s must stay up for %s", in.p.Service, in.o.Stable)
+	st, err := in.svc.WaitRunning(ctx, in.p.Service, in.o.Stable)
 	if err != nil {
 		return st, fmt.Errorf("%w; see %s", err, in.p.Paths.LogFile)
 	}
@@ -34,8 +34,8 @@ func (in *Installer) waitHealthy(ctx context.Context) (platform.ServiceState, er
 		}
 	}
 	// Still running after answering (not crashing right after).
-	if st2, err := in.svc.Status(platform.ServiceName); err == nil && (!st2.Running() || st2.Restarts != st.Restarts) && st.Note == "" {
-		return st2, fmt.Errorf("%w: %s stopped after answering (state %s/%s); see %s", platform.ErrServiceUnhealthy, platform.ServiceName, st2.Active, st2.Sub, in.p.Paths.LogFile)
+	if st2, err := in.svc.Status(in.p.Service); err == nil && (!st2.Running() || st2.Restarts != st.Restarts) && st.Note == "" {
+		return st2, fmt.Errorf("%w: %s stopped after answering (state %s/%s); see %s", platform.ErrServiceUnhealthy, in.p.Service, st2.Active, st2.Sub, in.p.Paths.LogFile)
 	}
 	return st, nil
 }

@@ -38,8 +38,8 @@ func (in *Installer) Recover(ctx context.Context) (string, error) {
 		if in.fileOnly || !in.step.Live() {
 			return
 		}
-		if err := in.svc.Start(platform.ServiceName); err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s: %v; see %s", ErrServiceRestart, platform.ServiceName, err, in.p.Paths.LogFile))
+		if err := in.svc.Start(in.p.Service); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s: %v; see %s", ErrServiceRestart, in.p.Service, err, in.p.Paths.LogFile))
 		}
 	}
 	done := func(msg string) (string, error) {

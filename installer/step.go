@@ -219,13 +219,13 @@ func (s *treeStep) Register(ctx context.Context) (bool, error) {
 		f.Close()
 	}
 	changed, err := s.in.svc.Install(platform.ServiceSpec{
-		Name: platform.ServiceName, DisplayName: "Auth0 ADLDAP", Description: "Auth0 AD/LDAP Connector",
+		Name: p.Service, DisplayName: "Auth0 ADLDAP", Description: "Auth0 AD/LDAP Connector",
 		Exec: node, Args: []string{"server.js"}, WorkingDir: p.Paths.InstallDir, LogFile: p.Paths.LogFile,
 		Env:  map[string]string{"NODE_ENV": "production"},
 		Unit: unit, Logrotate: packaging.RenderLogrotate(p.Unrooted(p.Paths.LogFile)),
 	})
 	if err != nil {
-		return false, fmt.Errorf("register service %s: %w", platform.ServiceName, err)
+		return false, fmt.Errorf("register service %s: %w", p.Service, err)
 	}
 	return changed, nil
 }
@@ -235,8 +235,8 @@ func (s *treeStep) Register(ctx context.Context) (bool, error) {
 // previous version and goes back to being that.
 func (s *treeStep) Restore(j *Journal) error {
 	in := s.in
-	if err := in.svc.Stop(platform.ServiceName); err != nil && !in.fileOnly {
-		in.logf("stopping %s before restoring: %v", platform.ServiceName, err)
+	if err := in.svc.Stop(in.p.Service); err != nil && !in.fileOnly {
+		in.logf("stopping %s before restoring: %v", in.p.Service, err)
 	}
 	dir := in.p.Paths.InstallDir
 	if j.Op == string(OpRollback) && exists(in.staging()) && !exists(in.previous()) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/adldapctl/adldapctl/connector"
-	"github.com/adldapctl/adldapctl/platform"
 )
 
 // transact runs a journaled transaction from stage on: stage → stop →
@@ -22,15 +21,15 @@ func (in *Installer) transact(ctx context.Context, j *Journal, res *Result, rec 
 	// Record whether the service runs before journaling stop, so recovery
 	// knows to start it again.
 	var err error
-	st, stErr := in.svc.Status(platform.ServiceName)
+	st, stErr := in.svc.Status(in.p.Service)
 	j.ServiceWasUp = stErr == nil && st.Installed && st.Running()
 	if err := in.enter(j, PhaseStop); err != nil {
 		return in.abortBeforeSwitch(j, err)
 	}
 	if stErr == nil && st.Installed && st.Active != "inactive" && st.Active != "unknown" {
-		in.logf("stopping %s", platform.ServiceName)
-		if err := in.svc.Stop(platform.ServiceName); err != nil {
-			return in.abortBeforeSwitch(j, fmt.Errorf("stop service %s: %w", platform.ServiceName, err))
+		in.logf("stopping %s", in.p.Service)
+		if err := in.svc.Stop(in.p.Service); err != nil {
+			return in.abortBeforeSwitch(j, fmt.Errorf("stop service %s: %w", in.p.Service, err))
 		}
 	}
 
@@ -58,9 +57,9 @@ func (in *Installer) transact(ctx context.Context, j *Journal, res *Result, rec 
 		noStart = true
 	}
 	if !noStart {
-		in.logf("starting %s", platform.ServiceName)
-		if err := in.svc.Start(platform.ServiceName); err != nil {
-			return in.undo(j, fmt.Errorf("start service %s: %w; see %s", platform.ServiceName, err, in.p.Paths.LogFile))
+		in.logf("starting %s", in.p.Service)
+		if err := in.svc.Start(in.p.Service); err != nil {
+			return in.undo(j, fmt.Errorf("start service %s: %w; see %s", in.p.Service, err, in.p.Paths.LogFile))
 		}
 		res.Started = true
 	}
@@ -75,7 +74,7 @@ func (in *Installer) transact(ctx context.Context, j *Journal, res *Result, rec 
 			return in.undo(j, err)
 		}
 	} else {
-		res.Service, _ = in.svc.Status(platform.ServiceName)
+		res.Service, _ = in.svc.Status(in.p.Service)
 	}
 
 	if err := in.enter(j, PhaseCommit); err != nil {
@@ -102,9 +101,9 @@ func (in *Installer) abortBeforeSwitch(j *Journal, cause error) error {
 		errs = append(errs, fmt.Errorf("remove the staged version: %w", err))
 	}
 	if j.ServiceWasUp && !in.fileOnly {
-		if err := in.svc.Start(platform.ServiceName); err != nil {
+		if err := in.svc.Start(in.p.Service); err != nil {
 			errs = append(errs, fmt.Errorf("%w: %s was stopped for the %s and did not start again: %v; see %s",
-				ErrServiceRestart, platform.ServiceName, j.Op, err, in.p.Paths.LogFile))
+				ErrServiceRestart, in.p.Service, j.Op, err, in.p.Paths.LogFile))
 		}
 	}
 	if err := j.clear(); err != nil {
@@ -152,8 +151,8 @@ func (in *Installer) undo(j *Journal, cause error) error {
 	}
 	rb := &RolledBackError{To: to, Cause: cause}
 	if j.ServiceWasUp && !in.fileOnly {
-		if err := in.svc.Start(platform.ServiceName); err != nil {
-			rb.Restart = fmt.Errorf("%w: %s did not start after the rollback to %s: %v; see %s", ErrServiceRestart, platform.ServiceName, to, err, in.p.Paths.LogFile)
+		if err := in.svc.Start(in.p.Service); err != nil {
+			rb.Restart = fmt.Errorf("%w: %s did not start after the rollback to %s: %v; see %s", ErrServiceRestart, in.p.Service, to, err, in.p.Paths.LogFile)
 		}
 	}
 	if err := j.clear(); err != nil {

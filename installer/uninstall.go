@@ -28,7 +28,7 @@ func (in *Installer) Uninstall(purge bool) (*UninstallResult, error) {
 	}
 	svc := in.svc
 	hadUnit := exists(p.Paths.UnitFile)
-	if err := svc.Uninstall(platform.ServiceName); err != nil {
+	if err := svc.Uninstall(p.Service); err != nil {
 		return nil, fmt.Errorf("remove service: %w", err)
 	}
 	if hadUnit {

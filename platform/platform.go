@@ -11,8 +11,16 @@ import (
 	"strings"
 )
 
-// ServiceName is the connector's service (systemd unit auth0-adldap.service).
+// ServiceName is the connector's service on Linux (systemd unit
+// auth0-adldap.service). Use Platform.Service, which is right per OS.
 const ServiceName = "auth0-adldap"
+
+// WindowsServiceName and WindowsAdminServiceName are the services the
+// connector's MSI registers.
+const (
+	WindowsServiceName      = "Auth0 ADLDAP"
+	WindowsAdminServiceName = "Auth0 ADLDAP Admin"
+)
 
 // ErrNeedsElevation is returned when a command needs root or an elevated
 // prompt and does not have it.
@@ -54,6 +62,12 @@ type Platform struct {
 	Root     string // "" or the --root prefix
 	Paths    Paths
 	NodePath string // node executable found on PATH (Linux), "" when missing
+	// Service is the connector's service name: auth0-adldap (systemd unit
+	// or init script) on Linux, "Auth0 ADLDAP" on Windows.
+	Service string
+	// AdminService is the connector's admin console service on Windows
+	// ("Auth0 ADLDAP Admin"); "" on Linux, where there is none.
+	AdminService string
 }
 
 // Sandboxed reports whether --root was given: service and trust-store work
@@ -100,10 +114,11 @@ func DetectWith(o DetectOptions) (*Platform, error) {
 		}
 		root = abs
 	}
-	p := &Platform{OS: goos, Arch: runtime.GOARCH, Root: root}
+	p := &Platform{OS: goos, Arch: runtime.GOARCH, Root: root, Service: ServiceName}
 	switch goos {
 	case "windows":
 		p.Init = "windows"
+		p.Service, p.AdminService = WindowsServiceName, WindowsAdminServiceName
 		p.Paths = windowsPaths(root)
 	default:
 		data, err := os.ReadFile(join(root, "/etc/os-release"))

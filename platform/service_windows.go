@@ -30,3 +30,5 @@ func (windowsServices) Status(string) (ServiceState, error) {
 func (windowsServices) WaitRunning(context.Context, string, time.Duration) (ServiceState, error) {
 	return ServiceState{Active: "unknown"}, notYet("service status")
 }
+
+func (p *Platform) findConnector() (*ConnectorProduct, error) { return nil, notYet("finding the installed connector") }

@@ -250,29 +250,29 @@ func checkServiceRunning(_ context.Context, env *Env) Outcome {
 	if env.Platform.Sandboxed() {
 		return Skipped("under --root no host service manager is asked (sandbox): the service files live under " + env.Platform.Root)
 	}
-	st, err := env.services().Status(platform.ServiceName)
+	st, err := env.services().Status(env.Platform.Service)
 	logHint := "see " + env.Platform.Paths.LogFile
 	switch {
 	case errors.Is(err, platform.ErrServiceNotInstalled) || (err == nil && !st.Installed):
-		return Failed(platform.ServiceName+" is not registered as a service", repairFix+": it registers and starts the service")
+		return Failed(env.Platform.Service+" is not registered as a service", repairFix+": it registers and starts the service")
 	case err != nil:
-		return Failed(fmt.Sprintf("the service manager cannot tell the state of %s: %v", platform.ServiceName, err),
-			"check the service manager ('systemctl status "+platform.ServiceName+"')")
+		return Failed(fmt.Sprintf("the service manager cannot tell the state of %s: %v", env.Platform.Service, err),
+			"check the service manager ('systemctl status "+env.Platform.Service+"')")
 	}
 	out := func(o Outcome) Outcome {
 		return o.With("active", st.Active).With("sub", st.Sub).With("pid", st.PID).With("restarts", st.Restarts)
 	}
 	switch {
 	case !st.Running():
-		return out(Failed(fmt.Sprintf("%s is not running (state %s/%s)", platform.ServiceName, st.Active, st.Sub),
+		return out(Failed(fmt.Sprintf("%s is not running (state %s/%s)", env.Platform.Service, st.Active, st.Sub),
 			"start it with 'adldapctl service start'; if it stops again, "+logHint))
 	case st.Restarts >= 3:
-		return out(Failed(fmt.Sprintf("%s is restart-looping: restarted %d times", platform.ServiceName, st.Restarts),
+		return out(Failed(fmt.Sprintf("%s is restart-looping: restarted %d times", env.Platform.Service, st.Restarts),
 			logHint+" for why the connector exits (a bad config.json value, clock skew above 5 s, an unreachable tenant); then 'adldapctl service restart'"))
 	case st.Restarts > 0:
-		return out(Warned(fmt.Sprintf("%s is running but has restarted %d time(s)", platform.ServiceName, st.Restarts), logHint+" for why the connector exited"))
+		return out(Warned(fmt.Sprintf("%s is running but has restarted %d time(s)", env.Platform.Service, st.Restarts), logHint+" for why the connector exited"))
 	}
-	return out(Passed(fmt.Sprintf("%s is running (pid %d)", platform.ServiceName, st.PID)))
+	return out(Passed(fmt.Sprintf("%s is running (pid %d)", env.Platform.Service, st.PID)))
 }
 
 func checkVersionCurrent(_ context.Context, env *Env) Outcome {

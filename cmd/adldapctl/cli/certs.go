@@ -341,14 +341,14 @@ func (a *app) applyTrustChange(ctx context.Context, store *platform.TrustStore, 
 		*notes = append(*notes, "--root: the connector's service would be restarted")
 	default:
 		svc := a.plat.Services()
-		st, err := svc.Status(platform.ServiceName)
+		st, err := svc.Status(a.plat.Service)
 		if err != nil || !st.Installed {
 			*restarted = "not-installed"
 			*notes = append(*notes, "the connector's service is not installed: nothing restarted")
 			return nil
 		}
-		if err := svc.Restart(platform.ServiceName); err != nil {
-			return fmt.Errorf("trust store updated, but restart %s: %w", platform.ServiceName, err)
+		if err := svc.Restart(a.plat.Service); err != nil {
+			return fmt.Errorf("trust store updated, but restart %s: %w", a.plat.Service, err)
 		}
 		*restarted = "restarted"
 	}
@@ -375,7 +375,7 @@ func (a *app) printImport(res *importResult) error {
 		a.printf("update command: %s (not run)\n", res.UpdateCommand)
 	}
 	if res.Restart == "restarted" {
-		a.printf("restarted %s\n", platform.ServiceName)
+		a.printf("restarted %s\n", a.plat.Service)
 	}
 	for _, n := range res.Notes {
 		a.printf("note: %s\n", n)
@@ -652,7 +652,7 @@ func (a *app) certsRemoveCmd() *cobra.Command {
 				a.printf("update command: %s (not run)\n", res.UpdateCommand)
 			}
 			if res.Restart == "restarted" {
-				a.printf("restarted %s\n", platform.ServiceName)
+				a.printf("restarted %s\n", a.plat.Service)
 			}
 			for _, n := range res.Notes {
 				a.printf("note: %s\n", n)

@@ -228,7 +228,7 @@ func (a *app) applyProxy(ctx context.Context, proxy string, restart bool) (*prox
 		return res, nil
 	}
 	svc := p.Services()
-	st, err := svc.Status(platform.ServiceName)
+	st, err := svc.Status(p.Service)
 	if err != nil || !st.Installed {
 		res.Notes = append(res.Notes, "the connector's service is not installed: nothing to restart")
 		return res, nil
@@ -236,14 +236,14 @@ func (a *app) applyProxy(ctx context.Context, proxy string, restart bool) (*prox
 	if p.Sandboxed() {
 		return res, nil // the note from SetServiceEnv says it
 	}
-	a.logf("restarting %s", platform.ServiceName)
-	if err := svc.Restart(platform.ServiceName); err != nil {
-		return res, fmt.Errorf("the proxy is set, but restarting %s failed: %w", platform.ServiceName, err)
+	a.logf("restarting %s", p.Service)
+	if err := svc.Restart(p.Service); err != nil {
+		return res, fmt.Errorf("the proxy is set, but restarting %s failed: %w", p.Service, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := svc.WaitRunning(wctx, platform.ServiceName, 2*time.Second); err != nil {
-		return res, fmt.Errorf("the proxy is set, but %s did not stay up after the restart (see %s): %w", platform.ServiceName, p.Paths.LogFile, err)
+	if _, err := svc.WaitRunning(wctx, p.Service, 2*time.Second); err != nil {
+		return res, fmt.Errorf("the proxy is set, but %s did not stay up after the restart (see %s): %w", p.Service, p.Paths.LogFile, err)
 	}
 	res.Restarted = true
 	return res, nil
@@ -270,7 +270,7 @@ func (a *app) printProxyChange(res *proxyChangeJSON) error {
 		a.printf("  systemd:       daemon-reload done\n")
 	}
 	if res.Restarted {
-		a.printf("  service:       %s restarted\n", platform.ServiceName)
+		a.printf("  service:       %s restarted\n", a.plat.Service)
 	}
 	for _, n := range res.Notes {
 		a.printf("  note: %s\n", n)

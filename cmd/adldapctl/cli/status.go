@@ -72,7 +72,7 @@ func (a *app) statusCmd() *cobra.Command {
 			if pj, err := os.ReadFile(filepath.Join(p.Paths.InstallDir, "package.json")); err == nil {
 				s.PackageVersion = packageVersion(pj)
 			}
-			st, serr := p.Services().Status(platform.ServiceName)
+			st, serr := p.Services().Status(p.Service)
 			s.Service = st
 			if ep := a.effectiveProxy(); ep.Source != proxyFromNone {
 				s.Proxy, s.ProxySource = ep.Effective, ep.Source
@@ -113,7 +113,7 @@ func (a *app) statusCmd() *cobra.Command {
 			case st.Active == "failed" || serr != nil:
 				glyph = a.paintOut(colorRed, "●")
 			}
-			a.printf("  service:     %s %s: %s\n", glyph, platform.ServiceName, svcLine)
+			a.printf("  service:     %s %s: %s\n", glyph, p.Service, svcLine)
 			a.printf("  install dir: %s\n", p.Paths.InstallDir)
 			a.printf("  config:      %s\n", p.Paths.ConfigFile)
 			a.printf("  log:         %s\n", p.Paths.LogFile)
@@ -154,14 +154,14 @@ func (a *app) serviceCmd() *cobra.Command {
 				var err error
 				switch action {
 				case "start":
-					err = svc.Start(platform.ServiceName)
+					err = svc.Start(a.plat.Service)
 				case "stop":
-					err = svc.Stop(platform.ServiceName)
+					err = svc.Stop(a.plat.Service)
 				case "restart":
-					err = svc.Restart(platform.ServiceName)
+					err = svc.Restart(a.plat.Service)
 				}
 				if err != nil {
-					return fmt.Errorf("%s %s: %w", action, platform.ServiceName, err)
+					return fmt.Errorf("%s %s: %w", action, a.plat.Service, err)
 				}
 				return a.printService()
 			},
@@ -182,7 +182,7 @@ func (a *app) serviceCmd() *cobra.Command {
 }
 
 func (a *app) printService() error {
-	st, err := a.plat.Services().Status(platform.ServiceName)
+	st, err := a.plat.Services().Status(a.plat.Service)
 	if err != nil {
 		return err
 	}
@@ -190,10 +190,10 @@ func (a *app) printService() error {
 		return a.writeJSON(st)
 	}
 	if st.Note != "" {
-		a.printf("%s: %s\n", platform.ServiceName, st.Note)
+		a.printf("%s: %s\n", a.plat.Service, st.Note)
 		return nil
 	}
-	a.printf("%s: %s/%s pid %d restarts %d\n", platform.ServiceName, st.Active, st.Sub, st.PID, st.Restarts)
+	a.printf("%s: %s/%s pid %d restarts %d\n", a.plat.Service, st.Active, st.Sub, st.PID, st.Restarts)
 	return nil
 }
 

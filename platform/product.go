@@ -1,0 +1,31 @@
+package platform
+
+// ConnectorUpgradeCode is the UpgradeCode of the connector's MSI: every
+// release of it shares this code, and its uninstall entries carry it.
+const ConnectorUpgradeCode = "{1072AB9E-1842-4AFA-9CF2-545462CD60E2}"
+
+// ConnectorProduct is an installed connector found on Windows from the
+// MSI's uninstall entry and the service that runs it.
+type ConnectorProduct struct {
+	ProductCode     string `json:"product_code"` // {GUID} of the installed MSI product
+	DisplayName     string `json:"display_name"`
+	DisplayVersion  string `json:"display_version"`
+	InstallLocation string `json:"install_location"`
+	// ServiceImagePath is the registered command line of Platform.Service
+	// ("" when the service is missing).
+	ServiceImagePath string `json:"service_image_path,omitempty"`
+	// Host is how the service runs node: "nssm" (the official MSI) or
+	// "direct" (node.exe registered as the service itself).
+	Host string `json:"host,omitempty"`
+}
+
+// FindConnector looks for an installed connector on Windows: the MSI
+// uninstall entry with ConnectorUpgradeCode (or the connector's
+// DisplayName), and the service's ImagePath. It returns nil, nil when
+// there is none, and ErrNotSupported off Windows or under --root.
+func (p *Platform) FindConnector() (*ConnectorProduct, error) {
+	if p.OS != "windows" || p.Sandboxed() {
+		return nil, ErrNotSupported
+	}
+	return p.findConnector()
+}
