@@ -31,6 +31,14 @@ command -v ldapsearch >/dev/null      || need+=(ldap-utils)
 command -v dnsmasq >/dev/null         || need+=(dnsmasq)
 # rpm -qpi/-qpl check the release .rpm (packaging/tools).
 command -v rpm >/dev/null             || need+=(rpm)
+# The Windows beds: Wine (64-bit) runs adldapctl.exe, msiexec, the SCM and the
+# certificate stores; wixl builds the sample MSIs; mingw builds the ProcessPrng
+# shim Go needs under Wine 8; osslsigncode signs and verifies Authenticode.
+command -v wine >/dev/null            || need+=(wine)
+[ -x /usr/lib/wine/wine64 ]           || need+=(wine64)
+command -v wixl >/dev/null            || need+=(wixl)
+command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
+command -v osslsigncode >/dev/null    || need+=(osslsigncode)
 # slapd and dnsmasq start system daemons (ports 389, 53) from their postinst;
 # the tests run their own on loopback. Keep invoke-rc.d from starting them
 # while we install (a Docker-style policy-rc.d that is already there stays).
