@@ -1,7 +1,7 @@
 package testbed
 
 import (
-		"context"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
