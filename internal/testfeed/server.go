@@ -29,6 +29,9 @@ const RepoPath = "/repos/" + Owner + "/" + Repo
 //	GET {URL}/releases               all, drafts included, newest first (?per_page=&page=)
 //	GET {URL}/releases/tags/vX.Y.Z   one published (non-draft) release
 //	GET {URL}/tarball/vX.Y.Z         the source tarball (Range, If-Range, ETag)
+//	GET {URL}/releases/assets/ID     an asset's JSON; its bytes with Accept: application/octet-stream
+//	GET http://127.0.0.1:PORT/auth0/ad-ldap-connector/releases/download/vX.Y.Z/NAME
+//	                                 an asset's bytes, its browser_download_url (Range, If-Range, ETag)
 //
 // Requests without a User-Agent are refused with 403, as GitHub does.
 type Server struct {
@@ -56,6 +59,14 @@ type release struct {
 	tarball []byte
 	etag    string
 	sha256  string
+	assets  []*releaseAsset
+}
+
+type releaseAsset struct {
+	spec   AssetSpec
+	id     int64
+	sha256 string
+	etag   string
 }
 
 // Fault is a failure the server injects into the next requests of a path
@@ -147,6 +158,30 @@ func (s *Server) AddRelease(spec ReleaseSpec) error {
 		tarball: tb,
 		sha256:  hex.EncodeToString(sum[:]),
 		etag:    `"` + hex.EncodeToString(sum[:20]) + `"`,
+	}
+	seen := map[string]bool{}
+	for i, a := range spec.Assets {
+		if err := checkAssetName(a.Name); err != nil {
+			return fmt.Errorf("testfeed: release %s: %w", spec.Version, err)
+		}
+		if seen[strings.ToLower(a.Name)] {
+			return fmt.Errorf("testfeed: release %s: two assets named %q", spec.Version, a.Name)
+		}
+		seen[strings.ToLower(a.Name)] = true
+		if a.ContentType == "" {
+			a.ContentType = "application/octet-stream"
+			if strings.HasSuffix(strings.ToLower(a.Name), ".msi") {
+				a.ContentType = "application/x-msi"
+			}
+		}
+		asum := sha256.Sum256(a.Data)
+		idsum := sha256.Sum256([]byte(spec.Version + "/" + a.Name))
+		r.assets = append(r.assets, &releaseAsset{
+			spec:   a,
+			id:     int64(binary.BigEndian.Uint32(idsum[:4])&0x7fffffff) + int64(i),
+			sha256: hex.EncodeToString(asum[:]),
+			etag:   `"` + hex.EncodeToString(asum[:20]) + `"`,
+		})
 	}
 	s.mu.Lock()
 	s.releases[spec.Version] = r
@@ -312,6 +347,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeError(cw, http.StatusNotFound, "Not Found")
 		return
 	}
+	if rest, ok := strings.CutPrefix(p, DownloadPath+"/"); ok {
+		s.serveDownload(cw, req, rest)
+		return
+	}
 	rest, ok := strings.CutPrefix(p, RepoPath+"/")
 	if !ok {
 		writeError(cw, http.StatusNotFound, "Not Found")
@@ -326,6 +365,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		s.serveTag(cw, strings.TrimPrefix(rest, "releases/tags/"))
 	case strings.HasPrefix(rest, "tarball/"):
 		s.serveTarball(cw, req, strings.TrimPrefix(rest, "tarball/"))
+	case strings.HasPrefix(rest, "releases/assets/"):
+		s.serveAssetAPI(cw, req, strings.TrimPrefix(rest, "releases/assets/"))
 	default:
 		writeError(cw, http.StatusNotFound, "Not Found")
 	}
@@ -403,25 +444,40 @@ func (s *Server) serveTarball(w http.ResponseWriter, req *http.Request, tag stri
 }
 
 type releaseJSON struct {
-	URL             string    `json:"url"`
-	HTMLURL         string    `json:"html_url"`
-	AssetsURL       string    `json:"assets_url"`
-	ID              int64     `json:"id"`
-	TagName         string    `json:"tag_name"`
-	TargetCommitish string    `json:"target_commitish"`
-	Name            string    `json:"name"`
-	Draft           bool      `json:"draft"`
-	Prerelease      bool      `json:"prerelease"`
-	CreatedAt       string    `json:"created_at"`
-	PublishedAt     *string   `json:"published_at"`
-	Assets          []asset   `json:"assets"`
-	TarballURL      string    `json:"tarball_url"`
-	ZipballURL      string    `json:"zipball_url"`
-	Body            string    `json:"body"`
-	Author          authorRef `json:"author"`
+	URL             string      `json:"url"`
+	HTMLURL         string      `json:"html_url"`
+	AssetsURL       string      `json:"assets_url"`
+	ID              int64       `json:"id"`
+	TagName         string      `json:"tag_name"`
+	TargetCommitish string      `json:"target_commitish"`
+	Name            string      `json:"name"`
+	Draft           bool        `json:"draft"`
+	Prerelease      bool        `json:"prerelease"`
+	CreatedAt       string      `json:"created_at"`
+	PublishedAt     *string     `json:"published_at"`
+	Assets          []assetJSON `json:"assets"`
+	TarballURL      string      `json:"tarball_url"`
+	ZipballURL      string      `json:"zipball_url"`
+	Body            string      `json:"body"`
+	Author          authorRef   `json:"author"`
 }
 
-type asset struct{} // the connector's Linux path has no assets
+// assetJSON is a release asset in GitHub's REST shape.
+type assetJSON struct {
+	URL                string    `json:"url"`
+	ID                 int64     `json:"id"`
+	Name               string    `json:"name"`
+	Label              string    `json:"label"`
+	Uploader           authorRef `json:"uploader"`
+	ContentType        string    `json:"content_type"`
+	State              string    `json:"state"`
+	Size               int64     `json:"size"`
+	Digest             string    `json:"digest"`
+	DownloadCount      int       `json:"download_count"`
+	CreatedAt          string    `json:"created_at"`
+	UpdatedAt          string    `json:"updated_at"`
+	BrowserDownloadURL string    `json:"browser_download_url"`
+}
 
 type authorRef struct {
 	Login string `json:"login"`
@@ -450,12 +506,128 @@ func (s *Server) releaseJSON(r *release) releaseJSON {
 		Prerelease:      r.spec.Prerelease,
 		CreatedAt:       created,
 		PublishedAt:     published,
-		Assets:          []asset{},
+		Assets:          s.assetsJSON(r),
 		TarballURL:      s.base + RepoPath + "/tarball/" + tag,
 		ZipballURL:      s.base + RepoPath + "/zipball/" + tag,
 		Body:            "Sample connector " + tag + " served by adldapctl's testfeed.",
 		Author:          authorRef{Login: "testfeed", Type: "User"},
 	}
+}
+
+// DownloadPath is the URL path under which the server serves asset bytes,
+// as github.com does: DownloadPath + "/vX.Y.Z/NAME".
+const DownloadPath = "/" + Owner + "/" + Repo + "/releases/download"
+
+// AssetURL is the browser_download_url of the asset name of version v.
+func (s *Server) AssetURL(v, name string) string {
+	return s.base + DownloadPath + "/v" + normalize(v) + "/" + url.PathEscape(name)
+}
+
+// AssetSHA256 returns the hex sha256 of the asset name of version v (""
+// if unknown).
+func (s *Server) AssetSHA256(v, name string) string {
+	if a := s.asset(v, name); a != nil {
+		return a.sha256
+	}
+	return ""
+}
+
+func (s *Server) asset(v, name string) *releaseAsset {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.releases[normalize(v)]
+	if r == nil {
+		return nil
+	}
+	for _, a := range r.assets {
+		if a.spec.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+func (s *Server) assetsJSON(r *release) []assetJSON {
+	out := make([]assetJSON, 0, len(r.assets))
+	at := r.spec.PublishedAt.UTC().Add(-30 * time.Minute).Format(time.RFC3339)
+	for _, a := range r.assets {
+		out = append(out, assetJSON{
+			URL:                fmt.Sprintf("%s/releases/assets/%d", s.URL, a.id),
+			ID:                 a.id,
+			Name:               a.spec.Name,
+			Uploader:           authorRef{Login: "testfeed", Type: "User"},
+			ContentType:        a.spec.ContentType,
+			State:              "uploaded",
+			Size:               int64(len(a.spec.Data)),
+			Digest:             "sha256:" + a.sha256,
+			CreatedAt:          at,
+			UpdatedAt:          at,
+			BrowserDownloadURL: s.AssetURL(r.spec.Version, a.spec.Name),
+		})
+	}
+	return out
+}
+
+// serveDownload serves rest = "vX.Y.Z/NAME" (drafts included: GitHub
+// serves a draft's assets to those who can see it).
+func (s *Server) serveDownload(w http.ResponseWriter, req *http.Request, rest string) {
+	tag, name, ok := strings.Cut(rest, "/")
+	if !ok || !strings.HasPrefix(tag, "v") {
+		writeError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	a := s.asset(tag, name)
+	if a == nil {
+		writeError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	s.serveAssetBytes(w, req, tag, a)
+}
+
+func (s *Server) serveAssetBytes(w http.ResponseWriter, req *http.Request, v string, a *releaseAsset) {
+	h := w.Header()
+	h.Set("Content-Type", a.spec.ContentType)
+	h.Set("Content-Disposition", "attachment; filename="+a.spec.Name)
+	h.Set("ETag", a.etag)
+	http.ServeContent(w, req, "", CommitTime(v), bytes.NewReader(a.spec.Data))
+}
+
+// serveAssetAPI serves the asset whose id is idText: its JSON, or its
+// bytes when the client asks for application/octet-stream.
+func (s *Server) serveAssetAPI(w http.ResponseWriter, req *http.Request, idText string) {
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	for _, r := range s.sorted() {
+		for i, a := range r.assets {
+			if a.id != id {
+				continue
+			}
+			if strings.Contains(req.Header.Get("Accept"), "application/octet-stream") {
+				s.serveAssetBytes(w, req, r.spec.Version, a)
+				return
+			}
+			writeJSON(w, http.StatusOK, s.assetsJSON(r)[i])
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, "Not Found")
+}
+
+// checkAssetName refuses names GitHub would not keep as they are.
+func checkAssetName(name string) error {
+	if name == "" || name == "." || name == ".." || len(name) > 255 ||
+		strings.ContainsAny(name, "/\\\x00") || strings.TrimSpace(name) != name {
+		return fmt.Errorf("bad asset name %q", name)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("bad asset name %q", name)
+		}
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

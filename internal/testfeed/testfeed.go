@@ -52,6 +52,18 @@ type ReleaseSpec struct {
 	// PublishedAt defaults to a fixed time derived from Version, increasing
 	// with it.
 	PublishedAt time.Time
+	// Assets are files attached to the release (the Windows MSI: see
+	// MSIAsset), served with GitHub's asset JSON and a download URL.
+	Assets []AssetSpec
+}
+
+// AssetSpec is a file attached to a release.
+type AssetSpec struct {
+	Name string // "adldap-v6.4.1.msi"; no slashes or control characters
+	Data []byte
+	// ContentType defaults to application/x-msi for .msi, else
+	// application/octet-stream.
+	ContentType string
 }
 
 // Lines of sample/server.js that SourceTarball stamps.

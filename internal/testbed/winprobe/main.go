@@ -1,0 +1,4 @@
+// Command winprobe is a placeholder (filled in next).
+package main
+
+func main() {}
