@@ -17,7 +17,7 @@ type ServiceEnvResult struct {
 	// values (HKLM\...\AppEnvironmentExtra or ...\Environment).
 	Files    []string
 	Registry bool // Files name registry values, not files (Windows)
-	Reloaded bool     // systemd was told (daemon-reload)
+	Reloaded bool // systemd was told (daemon-reload)
 	// Note says what the admin must know: under --root nothing was
 	// reloaded; on a SysV host an old init script must be re-rendered.
 	Note string
