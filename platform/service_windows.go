@@ -133,17 +133,15 @@ func (w *windowsServices) Install(spec ServiceSpec) (bool, error) {
 	case err != nil:
 		return false, err
 	default:
-		cfg, err := s.Config()
+		cfg, err := queryConfig(s.Handle)
 		if err != nil {
 			s.Close()
 			return false, fmt.Errorf("read the configuration of %s: %w", spec.Name, err)
 		}
-		want := commandLine(spec.Exec, spec.Args)
-		if cfg.BinaryPathName != want || cfg.DisplayName != display || cfg.Description != spec.Description ||
-			cfg.StartType != mgr.StartAutomatic || cfg.ServiceType&windows.SERVICE_WIN32_OWN_PROCESS == 0 {
-			cfg.BinaryPathName, cfg.DisplayName, cfg.Description = want, display, spec.Description
-			cfg.StartType, cfg.ServiceType = mgr.StartAutomatic, windows.SERVICE_WIN32_OWN_PROCESS
-			if err := s.UpdateConfig(cfg); err != nil {
+		want := svcConfig{ServiceType: windows.SERVICE_WIN32_OWN_PROCESS, StartType: mgr.StartAutomatic,
+			BinaryPathName: commandLine(spec.Exec, spec.Args), DisplayName: display, Description: spec.Description}
+		if cfg != want {
+			if err := changeConfig(s.Handle, want); err != nil {
 				s.Close()
 				return false, fmt.Errorf("repair service %s: %w", spec.Name, err)
 			}
@@ -151,11 +149,14 @@ func (w *windowsServices) Install(spec ServiceSpec) (bool, error) {
 		}
 	}
 	defer s.Close()
-	if cur, err := s.RecoveryActions(); err != nil || !sameRecovery(cur, recoveryActions) {
+	// Wine's SCM takes the recovery actions but cannot report them
+	// (ERROR_INVALID_LEVEL): they are then set on every Install, which
+	// changes nothing and is not reported as a change.
+	if cur, rerr := s.RecoveryActions(); rerr != nil || !sameRecovery(cur, recoveryActions) {
 		if err := s.SetRecoveryActions(recoveryActions, recoveryResetPeriod); err != nil {
 			return changed, fmt.Errorf("set the recovery actions of %s (restart on failure): %w", spec.Name, err)
 		}
-		changed = true
+		changed = changed || rerr == nil
 	}
 	if len(spec.Env) > 0 {
 		c, err := setRegEnv(serviceKeyPath(spec.Name), "Environment", spec.Env)

@@ -3,6 +3,7 @@
 package platform
 
 import (
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -143,6 +144,9 @@ func (w *windowsStores) Add(der []byte, root bool) (bool, string, error) {
 		// never duplicated.
 		err = windows.CertAddCertificateContextToStore(h, ctx, windows.CERT_STORE_ADD_USE_EXISTING, nil)
 		_ = windows.CertFreeCertificateContext(ctx)
+		if err == nil {
+			_ = commitStore(h)
+		}
 		if err != nil {
 			return false, w.label(name), fmt.Errorf("add the certificate to %s: %w", w.label(name), err)
 		}
@@ -160,27 +164,76 @@ func (w *windowsStores) Remove(fp string) ([]string, error) {
 		if err != nil {
 			return where, err
 		}
-		err = w.each(h, func(ctx *windows.CertContext, der []byte) (bool, error) {
-			if CertSHA256(der) != fp {
-				return false, nil
+		// Count the copies by SHA-256, then delete each through
+		// CertFindCertificateInStore by its SHA-1 (a context found that
+		// way deletes from the system store; deleting while enumerating
+		// loops forever under Wine).
+		var sha1sum []byte
+		copies := 0
+		err = w.each(h, func(_ *windows.CertContext, der []byte) (bool, error) {
+			if CertSHA256(der) == fp {
+				s := sha1.Sum(der)
+				sha1sum = s[:]
+				copies++
 			}
-			// Delete frees the context it is given: give it a copy and
-			// keep enumerating with ours.
-			if err := windows.CertDeleteCertificateFromStore(windows.CertDuplicateCertificateContext(ctx)); err != nil {
-				return true, fmt.Errorf("remove %s from %s: %w", fp, w.label(name), err)
-			}
-			where = append(where, w.label(name))
 			return false, nil
 		})
+		for i := 0; err == nil && i < copies; i++ {
+			blob := windows.CryptHashBlob{Size: uint32(len(sha1sum)), Data: &sha1sum[0]}
+			ctx, ferr := windows.CertFindCertificateInStore(h, certEncoding, 0, windows.CERT_FIND_SHA1_HASH, unsafe.Pointer(&blob), nil)
+			if ctx == nil {
+				if ferr != nil && !errors.Is(ferr, windows.Errno(windows.CRYPT_E_NOT_FOUND)) {
+					err = fmt.Errorf("find %s in %s: %w", fp, w.label(name), ferr)
+				}
+				break
+			}
+			// Delete frees the context it is given, even on failure.
+			if derr := windows.CertDeleteCertificateFromStore(ctx); derr != nil {
+				err = fmt.Errorf("remove %s from %s: %w", fp, w.label(name), derr)
+				break
+			}
+			if i == 0 {
+				where = append(where, w.label(name))
+			}
+		}
+		if copies > 0 {
+			// Wine's registry store writes deletions only on a commit
+			// (or a close it may never reach); Windows writes at once
+			// and answers the commit too.
+			_ = commitStore(h)
+		}
 		windows.CertCloseStore(h, 0)
 		if err != nil {
 			return where, err
+		}
+	}
+	// Check through fresh handles, as the connector will see the stores.
+	all, err := w.All()
+	if err != nil {
+		return where, err
+	}
+	for _, c := range all {
+		if c.SHA256 == fp {
+			return where, fmt.Errorf("%s is still in %s after its removal", fp, c.Store)
 		}
 	}
 	if err := w.record.update(func(m map[string]bool) { delete(m, fp) }); err != nil {
 		return where, err
 	}
 	return where, nil
+}
+
+var procCertControlStore = windows.NewLazySystemDLL("crypt32.dll").NewProc("CertControlStore")
+
+const certStoreCtrlCommit = 3 // CERT_STORE_CTRL_COMMIT
+
+// commitStore asks the store to write its changes now.
+func commitStore(h windows.Handle) error {
+	r, _, err := procCertControlStore.Call(uintptr(h), 0, certStoreCtrlCommit, 0)
+	if r == 0 {
+		return err
+	}
+	return nil
 }
 
 var _ CertStore = (*windowsStores)(nil)
