@@ -165,9 +165,11 @@ func TestWindowsServiceLifecycle(t *testing.T) {
 	ra, err := s.RecoveryActions()
 	switch {
 	case errors.Is(err, windows.ERROR_INVALID_LEVEL):
-		// Wine's SCM accepts SERVICE_CONFIG_FAILURE_ACTIONS but cannot
-		// report it back; Windows does, and is checked below.
+		// Wine's SCM accepts SERVICE_CONFIG_FAILURE_ACTIONS but neither
+		// keeps nor reports it (no FailureActions value either); Windows
+		// does, and is checked below.
 		t.Logf("recovery actions: set, not readable here: %v", err)
+
 	case err != nil || !slices.Equal(ra, recoveryActions):
 		t.Errorf("recovery actions: %+v %v, want %+v", ra, err, recoveryActions)
 	}

@@ -198,7 +198,8 @@ func (a *app) applyProxy(ctx context.Context, proxy string, restart bool) (*prox
 	if edit.BOMRemoved {
 		res.Notes = append(res.Notes, "config.json started with a UTF-8 byte order mark, which Node cannot parse: removed")
 	}
-	if proxy != "" && edit.OthersCanRead {
+	// (Windows: the folder's ACL governs config.json, not a file mode.)
+	if proxy != "" && edit.OthersCanRead && p.OS != "windows" {
 		res.Notes = append(res.Notes, fmt.Sprintf("config.json is mode %04o: other users can read the proxy password; chmod 600 %s", edit.Mode, p.Paths.ConfigFile))
 	}
 	env := map[string]string{}
