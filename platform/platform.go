@@ -120,6 +120,12 @@ func DetectWith(o DetectOptions) (*Platform, error) {
 		p.Init = "windows"
 		p.Service, p.AdminService = WindowsServiceName, WindowsAdminServiceName
 		p.Paths = windowsPaths(root)
+		if root == "" {
+			// An installed connector is where its MSI put it.
+			if prod, err := p.findConnector(); err == nil && prod != nil && prod.InstallLocation != "" {
+				p.Paths = withInstallDir(p.Paths, filepath.Clean(prod.InstallLocation))
+			}
+		}
 	default:
 		data, err := os.ReadFile(join(root, "/etc/os-release"))
 		if err != nil {
@@ -174,36 +180,28 @@ func linuxPaths(root, family string) Paths {
 }
 
 func windowsPaths(root string) Paths {
-	pf := `C:\Program Files (x86)`
-	pf64 := `C:\Program Files`
-	pd := `C:\ProgramData`
+	pf, pf64, pd := windowsFolders()
 	if root != "" {
 		pf = filepath.Join(root, "Program Files (x86)")
 		pf64 = filepath.Join(root, "Program Files")
 		pd = filepath.Join(root, "ProgramData")
-	} else {
-		if v := os.Getenv("ProgramFiles(x86)"); v != "" {
-			pf = v
-		}
-		if v := os.Getenv("ProgramFiles"); v != "" {
-			pf64 = v
-		}
-		if v := os.Getenv("ProgramData"); v != "" {
-			pd = v
-		}
 	}
-	inst := filepath.Join(pf, "Auth0", "AD LDAP Connector")
 	state := filepath.Join(pd, "adldapctl")
-	return Paths{
-		InstallDir: inst,
-		ConfigFile: filepath.Join(inst, "config.json"),
-		LogFile:    filepath.Join(inst, "logs.log"),
+	return withInstallDir(Paths{
 		StateDir:   state,
 		LockFile:   filepath.Join(state, "lock"),
 		CacheDir:   filepath.Join(state, "cache"),
 		ToolConfig: filepath.Join(state, "config.json"),
 		ToolBinary: filepath.Join(pf64, "adldapctl", "adldapctl.exe"),
-	}
+	}, filepath.Join(pf, "Auth0", "AD LDAP Connector"))
+}
+
+// withInstallDir sets the connector's folder and the files in it.
+func withInstallDir(ps Paths, inst string) Paths {
+	ps.InstallDir = inst
+	ps.ConfigFile = filepath.Join(inst, "config.json")
+	ps.LogFile = filepath.Join(inst, "logs.log")
+	return ps
 }
 
 func detectInit(root string) string {

@@ -17,7 +17,19 @@ type ConnectorProduct struct {
 	// Host is how the service runs node: "nssm" (the official MSI) or
 	// "direct" (node.exe registered as the service itself).
 	Host string `json:"host,omitempty"`
+	// Application, AppDirectory and AppParameters are the program the
+	// service runs, its folder and its arguments: nssm's Parameters
+	// values, or for a direct service the ImagePath split (no folder).
+	Application   string `json:"application,omitempty"`
+	AppDirectory  string `json:"app_directory,omitempty"`
+	AppParameters string `json:"app_parameters,omitempty"`
 }
+
+// ConnectorProduct.Host values.
+const (
+	HostNSSM   = "nssm"
+	HostDirect = "direct"
+)
 
 // FindConnector looks for an installed connector on Windows: the MSI
 // uninstall entry with ConnectorUpgradeCode (or the connector's

@@ -12,17 +12,23 @@ import (
 
 // ServiceEnvResult says what SetServiceEnv changed.
 type ServiceEnvResult struct {
-	Changed  bool     // a file was written or removed
-	Files    []string // the files written or removed
-	Reloaded bool     // systemd was told (daemon-reload)
+	Changed bool // a file or registry value was written or removed
+	// Files are the files written or removed; on Windows the registry
+	// values (HKLM\...\AppEnvironmentExtra or ...\Environment).
+	Files    []string
+	Registry bool // Files name registry values, not files (Windows)
+	Reloaded bool // systemd was told (daemon-reload)
 	// Note says what the admin must know: under --root nothing was
 	// reloaded; on a SysV host an old init script must be re-rendered.
 	Note string
 }
 
 // ServiceEnv reads the variables adldapctl set for the connector's service
-// (nil when none).
+// (nil when none): on Windows from the service's registry environment.
 func (p *Platform) ServiceEnv() (map[string]string, error) {
+	if p.OS == "windows" && !p.Sandboxed() {
+		return p.windowsServiceEnv()
+	}
 	if p.Paths.ServiceEnvFile == "" {
 		return nil, nil
 	}
@@ -41,9 +47,19 @@ func (p *Platform) ServiceEnv() (map[string]string, error) {
 // (Paths.ServiceDropIn, reloaded with daemon-reload) and a SysV init script
 // sources. An empty env removes both. Values never go into a file others
 // can read. The service is not restarted here.
+//
+// On Windows (see setWindowsServiceEnv) it is the REG_MULTI_SZ environment
+// of the connector's service, and of the admin console's when installed:
+// nssm's Parameters\AppEnvironmentExtra for an nssm-hosted service, the
+// service key's Environment otherwise; entries that are not adldapctl's
+// (ProxyEnvKeys) are kept. Under --root on Windows there is no registry to
+// write: ErrNotSupported, and config.json alone carries the proxy.
 func (p *Platform) SetServiceEnv(env map[string]string) (*ServiceEnvResult, error) {
+	if p.OS == "windows" && !p.Sandboxed() {
+		return p.setWindowsServiceEnv(env)
+	}
 	if p.Paths.ServiceEnvFile == "" {
-		return nil, fmt.Errorf("the service environment: %w (the Windows service environment comes with Windows support)", ErrNotSupported)
+		return nil, fmt.Errorf("the service environment: %w (--root on Windows: the service environment is in the registry, which a folder cannot hold)", ErrNotSupported)
 	}
 	res := &ServiceEnvResult{}
 	withDropIn := p.Init == "systemd" || p.Sandboxed()
@@ -108,6 +124,15 @@ func (p *Platform) SetServiceEnv(env map[string]string) (*ServiceEnvResult, erro
 		}
 	}
 	return res, nil
+}
+
+// ServiceEnvLocation says where the service environment is kept, for
+// messages: the env file on Linux, the registry value on Windows.
+func (p *Platform) ServiceEnvLocation() string {
+	if p.OS == "windows" && !p.Sandboxed() {
+		return p.windowsServiceEnvLocation()
+	}
+	return p.Paths.ServiceEnvFile
 }
 
 // writeIfChangedMode writes data atomically with perm forced (an existing

@@ -59,10 +59,10 @@ type TrustStore struct {
 	p *Platform
 }
 
-// TrustStore returns p's store, or ErrNotSupported on Windows for now.
+// TrustStore returns p's anchor-folder store, or ErrNotSupported on Windows (see CertStore).
 func (p *Platform) TrustStore() (*TrustStore, error) {
 	if p.OS == "windows" {
-		return nil, fmt.Errorf("%w: the Windows certificate stores (LocalMachine Root/CA)", ErrNotSupported)
+		return nil, fmt.Errorf("%w: Windows keeps certificates in the LocalMachine Root and CA stores (Platform.CertStore), not an anchor folder", ErrNotSupported)
 	}
 	return &TrustStore{TrustLayout: TrustLayoutFor(p.Family), p: p}, nil
 }

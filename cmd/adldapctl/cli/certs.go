@@ -284,6 +284,11 @@ func (a *app) caPathDir() (string, error) {
 // runs the store's update command (reported under --root) and restarts
 // the connector when anything changed.
 func (a *app) importAnchors(ctx context.Context, sel []certs.Cert, restart bool, res *importResult) error {
+	if cs, err := a.certStore(); err != nil {
+		return err
+	} else if cs != nil {
+		return a.importToCertStore(cs, sel, restart, res)
+	}
 	store, err := a.plat.TrustStore()
 	if err != nil {
 		return err
@@ -332,6 +337,13 @@ func (a *app) applyTrustChange(ctx context.Context, store *platform.TrustStore, 
 	if !r {
 		*notes = append(*notes, fmt.Sprintf("--root: not run on this host; run %q in the target system", *cmdline))
 	}
+	return a.restartForTrust(restart, restarted, notes)
+}
+
+// restartForTrust restarts the connector's service (and on Windows its
+// admin console's, see Platform.Services) after the trust store changed:
+// the connector reads its CAs only at start.
+func (a *app) restartForTrust(restart bool, restarted *string, notes *[]string) error {
 	switch {
 	case !restart:
 		*restarted = "skipped"
@@ -371,7 +383,7 @@ func (a *app) printImport(res *importResult) error {
 	switch {
 	case res.UpdateRan:
 		a.printf("ran: %s\n", res.UpdateCommand)
-	case res.Changed:
+	case res.Changed && res.UpdateCommand != "":
 		a.printf("update command: %s (not run)\n", res.UpdateCommand)
 	}
 	if res.Restart == "restarted" {
@@ -522,6 +534,11 @@ func (a *app) certsListCmd() *cobra.Command {
 			if err := a.setupReadOnly(cmd.Context()); err != nil {
 				return err
 			}
+			if cs, err := a.certStore(); err != nil {
+				return err
+			} else if cs != nil {
+				return a.listCertStore(cs, all)
+			}
 			store, _, list, err := a.imported()
 			if err != nil {
 				return err
@@ -591,6 +608,11 @@ func (a *app) certsRemoveCmd() *cobra.Command {
 			}
 			if err := a.setup(cmd.Context(), true); err != nil {
 				return err
+			}
+			if cs, err := a.certStore(); err != nil {
+				return err
+			} else if cs != nil {
+				return a.removeFromCertStore(cs, fp, !noRestart)
 			}
 			store, _, list, err := a.imported()
 			if err != nil {

@@ -48,6 +48,8 @@ type proxyChangeJSON struct {
 	Reloaded      bool     `json:"daemon_reload"`
 	Restarted     bool     `json:"restarted"`
 	Notes         []string `json:"notes,omitempty"`
+
+	registry bool // ServiceFiles are registry values (Windows)
 }
 
 type proxySetOptions struct {
@@ -196,7 +198,8 @@ func (a *app) applyProxy(ctx context.Context, proxy string, restart bool) (*prox
 	if edit.BOMRemoved {
 		res.Notes = append(res.Notes, "config.json started with a UTF-8 byte order mark, which Node cannot parse: removed")
 	}
-	if proxy != "" && edit.OthersCanRead {
+	// (Windows: the folder's ACL governs config.json, not a file mode.)
+	if proxy != "" && edit.OthersCanRead && p.OS != "windows" {
 		res.Notes = append(res.Notes, fmt.Sprintf("config.json is mode %04o: other users can read the proxy password; chmod 600 %s", edit.Mode, p.Paths.ConfigFile))
 	}
 	env := map[string]string{}
@@ -208,13 +211,13 @@ func (a *app) applyProxy(ctx context.Context, proxy string, restart bool) (*prox
 	senv, err := p.SetServiceEnv(env)
 	switch {
 	case errors.Is(err, platform.ErrNotSupported):
-		// Windows: the service's own environment comes with Windows
-		// support; config.json alone sets the proxy meanwhile.
-		res.Notes = append(res.Notes, "service environment not set on this platform yet: the connector reads config.json")
+		// --root on Windows: the service environment is in the registry,
+		// which a folder cannot hold; config.json alone sets the proxy.
+		res.Notes = append(res.Notes, "service environment not set: "+err.Error()+"; the connector reads config.json")
 	case err != nil:
 		return res, fmt.Errorf("config.json is updated, but the service environment is not: %w", err)
 	default:
-		res.ServiceFiles, res.Reloaded = senv.Files, senv.Reloaded
+		res.ServiceFiles, res.Reloaded, res.registry = senv.Files, senv.Reloaded, senv.Registry
 		if senv.Note != "" {
 			res.Notes = append(res.Notes, senv.Note)
 		}
@@ -260,7 +263,12 @@ func (a *app) printProxyChange(res *proxyChangeJSON) error {
 	}
 	a.printf("  config.json:   %s (%s)\n", changedText(res.ConfigChanged), res.ConfigFile)
 	label := "service file: "
-	if res.Proxy == "" {
+	switch {
+	case res.registry && res.Proxy == "":
+		label = "removed value:"
+	case res.registry:
+		label = "registry:     "
+	case res.Proxy == "":
 		label = "removed:      "
 	}
 	for _, f := range res.ServiceFiles {
@@ -291,10 +299,10 @@ func changedText(changed bool) string {
 // config.json. Every URL is redacted.
 func (a *app) effectiveProxy() proxyShowJSON {
 	p := a.plat
-	s := proxyShowJSON{Source: proxyFromNone, EnvFile: p.Paths.ServiceEnvFile, ConfigFile: p.Paths.ConfigFile}
+	s := proxyShowJSON{Source: proxyFromNone, EnvFile: p.ServiceEnvLocation(), ConfigFile: p.Paths.ConfigFile}
 	var raw string
 	if env, err := p.ServiceEnv(); err != nil {
-		s.Problem = fmt.Sprintf("%s: %v", p.Paths.ServiceEnvFile, err)
+		s.Problem = fmt.Sprintf("%s: %v", s.EnvFile, err)
 	} else if v := env["HTTP_PROXY"]; v != "" && a.serviceEnvInEffect() {
 		s.ServiceEnv, raw, s.Source = redact.URL(v), v, proxyFromServiceEnv
 	}

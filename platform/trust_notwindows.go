@@ -1,0 +1,5 @@
+//go:build !windows
+
+package platform
+
+func (p *Platform) windowsCertStore() (CertStore, error) { return nil, ErrNotSupported }
