@@ -363,3 +363,12 @@ func with2(b MirrorBundle, f func(*MirrorBundle)) MirrorBundle {
 	f(&b)
 	return b
 }
+
+func TestFileSourceBundleVersion(t *testing.T) {
+	p := filepath.Join(t.TempDir(), BundleName("6.4.1", "amd64", 22))
+	os.WriteFile(p, []byte("x"), 0o644)
+	s, err := NewFileSource(p, "")
+	if err != nil || s.Version.String() != "6.4.1" {
+		t.Fatalf("%v %v", s, err)
+	}
+}
