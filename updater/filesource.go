@@ -76,6 +76,8 @@ func (s *FileSource) Artifact(rel *Release, goos string) (Artifact, error) {
 	name := "ad-ldap-connector-" + tagFor(rel.Version) + ext
 	if goos == "windows" {
 		name = "adldap-" + tagFor(rel.Version) + ".msi"
+	} else if _, _, _, _, ok := ParseBundleName(filepath.Base(s.Path)); ok {
+		name = filepath.Base(s.Path)
 	}
 	return originChecked(s.Path, Artifact{Name: name, URL: s.Path})
 }
