@@ -372,3 +372,24 @@ func TestFileSourceBundleVersion(t *testing.T) {
 		t.Fatalf("%v %v", s, err)
 	}
 }
+
+// FuzzBundleManifest: whatever a bundle's manifest holds, parsing never
+// panics, and an accepted one names a target that validates again.
+func FuzzBundleManifest(f *testing.F) {
+	good, _ := json.Marshal(validManifest())
+	f.Add(good)
+	f.Add([]byte(`{"format":"adldapctl-connector-bundle/1","node_major":1e400}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseBundleManifest(data)
+		if err != nil {
+			return
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("accepted manifest fails Validate: %v", err)
+		}
+		if m.NodeMajor < 1 || m.NodeABI < 1 || !bundleArchRe.MatchString(m.Arch) || m.Platform != PlatformLinux {
+			t.Fatalf("accepted %+v", m)
+		}
+		_ = m.Fits(NodeHost{OS: "linux", Arch: m.Arch, Major: m.NodeMajor, ABI: m.NodeABI, Version: m.NodeVersion})
+	})
+}
