@@ -86,7 +86,12 @@ func sourceRelease(t *testing.T, dir, v string) string {
 
 func buildTestBundle(t *testing.T, r *nodeRunner, src, out string) *BundleResult {
 	t.Helper()
-	res, err := BuildBundle(context.Background(), BundleOptions{Source: src, Version: "6.4.1", OutDir: out, Runner: r, BuiltBy: "adldapctl test"})
+	return buildTestBundleVersion(t, r, src, out, "6.4.1")
+}
+
+func buildTestBundleVersion(t *testing.T, r *nodeRunner, src, out, v string) *BundleResult {
+	t.Helper()
+	res, err := BuildBundle(context.Background(), BundleOptions{Source: src, Version: v, OutDir: out, Runner: r, BuiltBy: "adldapctl test"})
 	if err != nil {
 		t.Fatalf("BuildBundle: %v", err)
 	}
@@ -347,6 +352,29 @@ func TestInstallPrefersFittingBundle(t *testing.T) {
 			t.Errorf("fallback not logged:\n%s", strings.Join(logs, "\n"))
 		}
 		b.check("6.4.1")
+	})
+	t.Run("update prefers the bundle too", func(t *testing.T) {
+		b := newBed(t)
+		b.writeCustomer()
+		var logs []string
+		if _, err := bundleInstaller(b, &nodeRunner{host: host22}, &logs).Run(context.Background(), b.plan(OpInstall, "6.4.1")); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		buildTestBundleVersion(t, &nodeRunner{host: host22}, sourceRelease(t, t.TempDir(), "6.5.0"), dir, "6.5.0")
+		sourceRelease(t, dir, "6.5.0")
+		if _, err := updater.BuildMirror(dir, priv, updater.BuildOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		r := &nodeRunner{host: host22}
+		res, err := bundleInstaller(b, r, &logs).Run(context.Background(), Plan{Op: OpUpdate, Source: &updater.MirrorFeed{Base: dir, PublicKey: pub}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.npmRuns() != 0 || res.Version != "6.5.0" || !strings.HasSuffix(res.Artifact, "-node22.tar.gz") {
+			t.Errorf("update: npm runs %d, %s from %s", r.npmRuns(), res.Version, res.Artifact)
+		}
+		b.check("6.5.0")
 	})
 	t.Run("no fit and no source: refused, naming both", func(t *testing.T) {
 		dir := mirror(t, false)
