@@ -1,7 +1,8 @@
 // Package testfeed is a test stand-in for the Auth0 AD/LDAP Connector's
-// GitHub releases: a sample connector (a dependency-free Node server with the
-// real connector's layout), GitHub-style source tarballs of it, and an HTTP
-// server with the GitHub REST shape of auth0/ad-ldap-connector's releases.
+// GitHub releases: a sample connector (a Node server with the real
+// connector's layout, without dependencies or with one local npm
+// dependency), GitHub-style source tarballs of it, and an HTTP server with
+// the GitHub REST shape of auth0/ad-ldap-connector's releases.
 //
 // It is used by tests and by the testfeed command only; it knows nothing of
 // how adldapctl installs, verifies or runs the connector.
