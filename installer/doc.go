@@ -12,6 +12,11 @@
 // the clock and the phase hook are passed in through Options, so the whole
 // transaction runs in-process in tests with fakes.
 //
+// A Linux release is the source tree, whose dependencies npm installs, or a
+// connector bundle whose node_modules BuildBundle built once on a connected
+// machine: a bundle that fits the host's node (major and ABI) is preferred,
+// checked before anything changes, and installed without npm.
+//
 // It never prints: progress goes to Options.Logf and the outcome is a Result
 // the caller renders.
 package installer

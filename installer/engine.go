@@ -131,7 +131,7 @@ func (in *Installer) Run(ctx context.Context, plan Plan) (*Result, error) {
 	if err != nil {
 		return abort(err)
 	}
-	art, err := plan.Source.Artifact(rel, in.p.OS)
+	art, offered, err := in.artifact(ctx, plan.Source, rel)
 	if err != nil {
 		return abort(err)
 	}
@@ -179,6 +179,16 @@ func (in *Installer) Run(ctx context.Context, plan Plan) (*Result, error) {
 	if got.Verified == updater.TrustNone {
 		in.logf("%s has no published digest (GitHub source tarballs have none): the feed's HTTPS is the trust basis; its sha256 %s is recorded. Pass --sha256 or --require-digest to insist on one", art.Name, got.SHA256)
 	}
+	bundle, manifest, err := in.checkBundle(ctx, got.Path, rel)
+	if err != nil {
+		return abort(errors.Join(err, os.Remove(got.Path)))
+	}
+	if offered != nil && bundle == nil {
+		return abort(errors.Join(fmt.Errorf("%w: %s is listed as a bundle but holds no %s", ErrUnsafeArchive, art.Name, updater.BundleManifestFile), os.Remove(got.Path)))
+	}
+	if bundle != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("installed from the bundle %s (built for %s with %s): npm was not run", art.Name, bundle.Target(), bundle.NodeVersion))
+	}
 	if err := in.checkStagingSpace(got.Path); err != nil {
 		return abort(err)
 	}
@@ -200,7 +210,7 @@ func (in *Installer) Run(ctx context.Context, plan Plan) (*Result, error) {
 	}
 	j.KeepOld = !fresh && !res.Repair
 	stage := func() error {
-		nodeVer, err := in.step.Stage(ctx, got.Path)
+		nodeVer, err := in.step.Stage(ctx, got.Path, manifest)
 		rec.Node = nodeVer
 		return err
 	}

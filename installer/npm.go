@@ -38,10 +38,27 @@ func (in *Installer) nodeVersion(ctx context.Context) (string, error) {
 // settings the connector uses. Output goes to logPath; an error quotes its
 // tail with secrets scrubbed.
 func (in *Installer) npmInstall(ctx context.Context, dir string, pj *connector.Package, logPath string) error {
-	npm, err := in.run.LookPath("npm")
+	n := npmRun{run: in.run, logf: in.logf, proxy: in.o.Proxy, caFiles: in.o.CAFiles,
+		caBundle: filepath.Join(in.p.Paths.StateDir, "npm-ca.pem"), untouched: "The install folder was not touched."}
+	return n.install(ctx, dir, pj, logPath)
+}
+
+// npmRun is one npm install: for a transaction's staged tree, or for a
+// bundle mirror build makes.
+type npmRun struct {
+	run       Runner
+	logf      func(format string, args ...any)
+	proxy     string
+	caFiles   []string
+	caBundle  string // where several --ca-file are joined for node
+	untouched string // what a failure left alone, for the message
+}
+
+func (n npmRun) install(ctx context.Context, dir string, pj *connector.Package, logPath string) error {
+	npm, err := n.run.LookPath("npm")
 	if err != nil {
 		if len(pj.Dependencies) == 0 {
-			in.logf("npm not found; release has no dependencies, skipping")
+			n.logf("npm not found; release has no dependencies, skipping")
 			return nil
 		}
 		return fmt.Errorf("%w: npm not found on PATH: install npm (it ships with Node.js) and run again", ErrDependencies)
@@ -53,16 +70,16 @@ func (in *Installer) npmInstall(ctx context.Context, dir string, pj *connector.P
 		verb = "ci"
 	}
 	args := []string{verb, "--omit=dev", "--no-audit", "--no-fund", "--loglevel=warn"}
-	in.logf("running npm %s", strings.Join(args, " "))
+	n.logf("running npm %s", strings.Join(args, " "))
 	cmd := &Command{Path: npm, Args: args, Dir: dir}
 	cmd.Env = append(os.Environ(), "NODE_ENV=production", "npm_config_update_notifier=false")
-	if in.o.Proxy != "" {
-		cmd.Env = append(cmd.Env, "HTTP_PROXY="+in.o.Proxy, "HTTPS_PROXY="+in.o.Proxy,
-			"npm_config_proxy="+in.o.Proxy, "npm_config_https_proxy="+in.o.Proxy)
+	if n.proxy != "" {
+		cmd.Env = append(cmd.Env, "HTTP_PROXY="+n.proxy, "HTTPS_PROXY="+n.proxy,
+			"npm_config_proxy="+n.proxy, "npm_config_https_proxy="+n.proxy)
 	}
-	if len(in.o.CAFiles) > 0 {
+	if len(n.caFiles) > 0 {
 		// Node takes one extra-CA file: give it all of them in one bundle.
-		bundle, err := caBundle(in.o.CAFiles, filepath.Join(in.p.Paths.StateDir, "npm-ca.pem"))
+		bundle, err := caBundle(n.caFiles, n.caBundle)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrDependencies, err)
 		}
@@ -70,8 +87,8 @@ func (in *Installer) npmInstall(ctx context.Context, dir string, pj *connector.P
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	runErr := in.run.Run(ctx, cmd)
-	scrub := connector.NewScrubber(nil, in.o.Proxy)
+	runErr := n.run.Run(ctx, cmd)
+	scrub := connector.NewScrubber(nil, n.proxy)
 	if err := writeOwnFile(logPath, []byte(scrub.Scrub(out.String()))); err != nil {
 		return fmt.Errorf("%w: write %s: %v", ErrDependencies, logPath, err)
 	}
@@ -81,8 +98,8 @@ func (in *Installer) npmInstall(ctx context.Context, dir string, pj *connector.P
 		if culprit != "" {
 			what = " could not fetch " + culprit
 		}
-		return fmt.Errorf("%w: npm %s%s (%v)\n  %s\n(full output in %s). The install folder was not touched. If this server reaches the npm registry or GitHub only through a proxy, pass --proxy URL (and --ca-file for an intercepting proxy), or set npm's registry/proxy in /root/.npmrc",
-			ErrDependencies, verb, what, runErr, strings.Join(lines, "\n  "), logPath)
+		return fmt.Errorf("%w: npm %s%s (%v)\n  %s\n(full output in %s). %s If this server reaches the npm registry or GitHub only through a proxy, pass --proxy URL (and --ca-file for an intercepting proxy), or set npm's registry/proxy in /root/.npmrc",
+			ErrDependencies, verb, what, runErr, strings.Join(lines, "\n  "), logPath, n.untouched)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/adldapctl/adldapctl/connector"
 	"github.com/adldapctl/adldapctl/packaging"
 	"github.com/adldapctl/adldapctl/platform"
+	"github.com/adldapctl/adldapctl/updater"
 )
 
 // Step is the part of a transaction that differs per platform: how a new
@@ -21,8 +22,10 @@ type Step interface {
 	// Live reports whether a version of the connector is in place.
 	Live() bool
 	// Stage prepares the version in artifact beside the live one without
-	// touching it, and returns the node version it will run on.
-	Stage(ctx context.Context, artifact string) (nodeVersion string, err error)
+	// touching it, and returns the node version it will run on. bundle is
+	// the manifest text of a bundle checked against the host (its
+	// dependencies are in it: npm does not run), nil for a source release.
+	Stage(ctx context.Context, artifact string, bundle []byte) (nodeVersion string, err error)
 	// StagePrevious prepares the kept previous version (rollback).
 	StagePrevious() error
 	// Unstage discards what Stage or StagePrevious prepared (a rollback's
@@ -54,8 +57,9 @@ func (s *treeStep) Live() bool {
 }
 
 // Stage extracts the artifact to the staging folder and installs its
-// dependencies. Nothing in the install dir is touched.
-func (s *treeStep) Stage(ctx context.Context, artifact string) (string, error) {
+// dependencies (a bundle has them already). Nothing in the install dir is
+// touched.
+func (s *treeStep) Stage(ctx context.Context, artifact string, bundle []byte) (string, error) {
 	in := s.in
 	st := in.staging()
 	if err := os.RemoveAll(st); err != nil {
@@ -82,6 +86,16 @@ func (s *treeStep) Stage(ctx context.Context, artifact string) (string, error) {
 		return "", err
 	}
 	in.logf("node %s satisfies engines.node %q", nodeVer, pkg.EnginesNode)
+	if bundle != nil {
+		if err := stageBundle(st, bundle, pkg); err != nil {
+			return "", err
+		}
+		in.logf("bundle: dependencies already installed, npm not run")
+		return nodeVer, nil
+	}
+	if exists(filepath.Join(st, updater.BundleManifestFile)) {
+		return "", fmt.Errorf("%w: the release holds a %s that is not at the archive's start: a bundle is built by adldapctl mirror build --bundle", ErrUnsafeArchive, updater.BundleManifestFile)
+	}
 	if err := in.npmInstall(ctx, st, pkg, filepath.Join(in.p.Paths.StateDir, "npm.log")); err != nil {
 		return "", err
 	}

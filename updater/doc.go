@@ -10,6 +10,11 @@
 // never followed through a planted link. Every verification failure wraps
 // [ErrVerification].
 //
+// Signed mirrors may also list connector bundles (a release with its
+// node_modules built for one node major and ABI): their manifest format,
+// the host match ([SelectBundle], [BundleManifest.Fits]) and the mirror
+// entries live here; building and installing them is the installer's job.
+//
 // It knows nothing about where files go: callers pass the download
 // directory, and installing what was fetched is the installer's job.
 package updater

@@ -23,9 +23,13 @@ var fileVersionRe = regexp.MustCompile(`v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\.(
 
 // NewFileSource returns the source for the local artifact path. ver, when
 // not empty, is its version; otherwise the version is read from the file's
-// name (ad-ldap-connector-v6.4.1.tar.gz, adldap-v6.4.1.msi). The file must
+// name (ad-ldap-connector-v6.4.1.tar.gz, adldap-v6.4.1.msi, or a bundle's
+// ad-ldap-connector-v6.4.1-linux-amd64-node22.tar.gz). The file must
 // exist and be a regular file.
 func NewFileSource(path, ver string) (*FileSource, error) {
+	if bver, _, _, _, ok := ParseBundleName(filepath.Base(path)); ok && ver == "" {
+		ver = bver // not the prerelease "6.4.1-linux-amd64-node22"
+	}
 	if ver == "" {
 		m := fileVersionRe.FindStringSubmatch(filepath.Base(path))
 		if m == nil {
@@ -72,6 +76,8 @@ func (s *FileSource) Artifact(rel *Release, goos string) (Artifact, error) {
 	name := "ad-ldap-connector-" + tagFor(rel.Version) + ext
 	if goos == "windows" {
 		name = "adldap-" + tagFor(rel.Version) + ".msi"
+	} else if _, _, _, _, ok := ParseBundleName(filepath.Base(s.Path)); ok {
+		name = filepath.Base(s.Path)
 	}
 	return originChecked(s.Path, Artifact{Name: name, URL: s.Path})
 }

@@ -107,11 +107,18 @@ func FuzzMirrorMeta(f *testing.F) {
 				t.Fatalf("mirror %s: Releases of accepted metadata: %v", base, err)
 			}
 			for _, r := range rels {
+				var arts []Artifact
 				for _, goos := range []string{"linux", "windows"} {
-					a, err := feed.Artifact(r, goos)
-					if err != nil {
-						continue
+					if a, err := feed.Artifact(r, goos); err == nil {
+						arts = append(arts, a)
 					}
+				}
+				for _, b := range r.Bundles {
+					if a, err := feed.BundleArtifact(r, b); err == nil {
+						arts = append(arts, a)
+					}
+				}
+				for _, a := range arts {
 					if a.Trust != TrustSignature || len(a.SHA256) != 64 || a.Size <= 0 || checkArtifactName(a.Name) != nil {
 						t.Fatalf("mirror %s: artifact %+v", base, a)
 					}

@@ -40,6 +40,9 @@ type Release struct {
 	TarballURL  string
 	Assets      []Asset
 	PublishedAt time.Time
+	// Bundles are the release's connector bundles (node_modules built),
+	// with their verified digests; only signed mirrors have them.
+	Bundles []Bundle
 }
 
 // Artifact is something to download: a release asset or a source tarball.

@@ -63,6 +63,23 @@ type MirrorRelease struct {
 	Version    string           `json:"version"`
 	Prerelease bool             `json:"prerelease"`
 	Artifacts  []MirrorArtifact `json:"artifacts"`
+	// Bundles are the release with its node_modules built (mirror build
+	// --bundle), one per OS, architecture and node major. An adldapctl
+	// older than bundles ignores the field.
+	Bundles []MirrorBundle `json:"bundles,omitempty"`
+}
+
+// MirrorBundle is one connector bundle of a release: the file and what
+// its node_modules were built for (copied from its manifest).
+type MirrorBundle struct {
+	File        string `json:"file"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	OS          string `json:"os"`   // "linux"
+	Arch        string `json:"arch"` // GOARCH: "amd64", "arm64"
+	NodeMajor   int    `json:"node_major"`
+	NodeABI     int    `json:"node_abi"`               // process.versions.modules
+	NodeVersion string `json:"node_version,omitempty"` // the node that built it, "v22.11.0"
 }
 
 // MirrorArtifact is one file of a connector release.
@@ -128,6 +145,33 @@ func (f *MirrorFeed) Artifact(rel *Release, goos string) (Artifact, error) {
 	}
 	if a.SHA256 == "" {
 		return Artifact{}, fmt.Errorf("%w: mirror %s lists %s without a sha256", ErrVerification, f.where(), a.Name)
+	}
+	a.Trust = TrustSignature
+	remote, local, err := f.base()
+	if err != nil {
+		return Artifact{}, err
+	}
+	feed := local
+	if remote != nil {
+		feed = remote.String()
+	}
+	return originChecked(feed, a)
+}
+
+// BundleSource is a Source whose releases may offer connector bundles.
+type BundleSource interface {
+	// BundleArtifact returns what to download for b, one of rel.Bundles,
+	// with the digest the feed vouches for.
+	BundleArtifact(rel *Release, b Bundle) (Artifact, error)
+}
+
+var _ BundleSource = (*MirrorFeed)(nil)
+
+// BundleArtifact returns bundle b with its signed sha256 and size.
+func (f *MirrorFeed) BundleArtifact(rel *Release, b Bundle) (Artifact, error) {
+	a := b.Artifact
+	if a.SHA256 == "" {
+		return Artifact{}, fmt.Errorf("%w: mirror %s lists bundle %s without a sha256", ErrVerification, f.where(), a.Name)
 	}
 	a.Trust = TrustSignature
 	remote, local, err := f.base()
@@ -237,6 +281,14 @@ func (f *MirrorFeed) Releases(ctx context.Context) ([]*Release, error) {
 			if a.Platform == PlatformLinux {
 				r.TarballURL = u
 			}
+		}
+		for _, b := range mr.Bundles {
+			u, err := f.resolve(b.File)
+			if err != nil {
+				return nil, err
+			}
+			a := Artifact{Name: path.Base(b.File), URL: u, Size: b.Size, SHA256: b.SHA256}
+			r.Bundles = append(r.Bundles, Bundle{Artifact: a, OS: b.OS, Arch: b.Arch, NodeMajor: b.NodeMajor, NodeABI: b.NodeABI})
 		}
 		out = append(out, r)
 	}
@@ -497,6 +549,20 @@ func (m *MirrorMeta) validate() error {
 			if err := checkMirrorEntry(a.File, a.Size, a.SHA256); err != nil {
 				return fmt.Errorf("release %s: %w", v, err)
 			}
+		}
+		targets := map[string]bool{}
+		for _, b := range r.Bundles {
+			if err := checkMirrorEntry(b.File, b.Size, b.SHA256); err != nil {
+				return fmt.Errorf("release %s: bundle: %w", v, err)
+			}
+			if b.OS != PlatformLinux || !bundleArchRe.MatchString(b.Arch) || b.NodeMajor < 1 || b.NodeMajor > 9999 || b.NodeABI < 1 || b.NodeABI > 99999 {
+				return fmt.Errorf("release %s: bundle %q: invalid os, arch, node_major or node_abi", v, b.File)
+			}
+			t := fmt.Sprintf("%s-%s-node%d", b.OS, b.Arch, b.NodeMajor)
+			if targets[t] {
+				return fmt.Errorf("release %s has two bundles for %s", v, t)
+			}
+			targets[t] = true
 		}
 	}
 	for _, t := range m.Tools {

@@ -53,6 +53,9 @@ var (
 //
 //   - ad-ldap-connector-vX.Y.Z.tar.gz: the connector's Linux source tarball
 //   - adldap-vX.Y.Z.msi: the connector's Windows installer
+//   - ad-ldap-connector-vX.Y.Z-linux-ARCH-nodeN.tar.gz: a connector bundle
+//     (BuildBundle in package installer), listed under the release's
+//     "bundles" with what its manifest says it was built for
 //   - adldapctl-OS-ARCH[.exe]: an adldapctl build, whose version is the
 //     content of adldapctl-OS-ARCH.version next to it
 //
@@ -102,7 +105,20 @@ func BuildMirror(dir string, key minisign.PrivateKey, o BuildOptions) (*MirrorMe
 		name := e.Name()
 		var plat, ver string
 		var tool bool
-		if m := mirrorLinuxRe.FindStringSubmatch(name); m != nil {
+		var bundle *BundleManifest
+		if bver, bos, barch, bmajor, ok := ParseBundleName(name); ok {
+			m, _, found, err := ReadBundleManifest(filepath.Join(dir, name))
+			if err == nil && !found {
+				err = fmt.Errorf("it has no %s at the top: build bundles with adldapctl mirror build --bundle", BundleManifestFile)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("mirror build: bundle %s: %w", name, err)
+			}
+			if c, err := CompareVersions(m.ConnectorVersion, bver); err != nil || c != 0 || m.Platform != bos || m.Arch != barch || m.NodeMajor != bmajor {
+				return nil, fmt.Errorf("mirror build: bundle %s: its manifest says connector %s for %s: the name and the manifest disagree (renamed?)", name, m.ConnectorVersion, m.Target())
+			}
+			bundle, plat, ver = m, "bundle", bver
+		} else if m := mirrorLinuxRe.FindStringSubmatch(name); m != nil {
 			plat, ver = PlatformLinux, m[1]
 		} else if m := mirrorWindowsRe.FindStringSubmatch(name); m != nil {
 			plat, ver = PlatformWindows, m[1]
@@ -144,6 +160,16 @@ func BuildMirror(dir string, key minisign.PrivateKey, o BuildOptions) (*MirrorMe
 			versions[v.String()] = mv
 		}
 		r := mv.r
+		if bundle != nil {
+			for _, b := range r.Bundles {
+				if b.OS == bundle.Platform && b.Arch == bundle.Arch && b.NodeMajor == bundle.NodeMajor {
+					return nil, fmt.Errorf("mirror build: %s and %s are both the bundle of %s for %s-%s node %d: keep one", b.File, name, v, b.OS, b.Arch, b.NodeMajor)
+				}
+			}
+			r.Bundles = append(r.Bundles, MirrorBundle{File: name, Size: size, SHA256: sum, OS: bundle.Platform, Arch: bundle.Arch,
+				NodeMajor: bundle.NodeMajor, NodeABI: bundle.NodeABI, NodeVersion: bundle.NodeVersion})
+			continue
+		}
 		for _, a := range r.Artifacts {
 			if a.Platform == plat {
 				return nil, fmt.Errorf("mirror build: %s and %s are both the %s artifact of %s: keep one", a.File, name, plat, v)
@@ -152,7 +178,7 @@ func BuildMirror(dir string, key minisign.PrivateKey, o BuildOptions) (*MirrorMe
 		r.Artifacts = append(r.Artifacts, MirrorArtifact{Platform: plat, File: name, Size: size, SHA256: sum})
 	}
 	if len(versions) == 0 && len(meta.Tools) == 0 {
-		return nil, fmt.Errorf("mirror build: no artifacts in %s (expected ad-ldap-connector-vX.Y.Z.tar.gz, adldap-vX.Y.Z.msi or adldapctl-OS-ARCH)", dir)
+		return nil, fmt.Errorf("mirror build: no artifacts in %s (expected ad-ldap-connector-vX.Y.Z.tar.gz, ad-ldap-connector-vX.Y.Z-linux-ARCH-nodeN.tar.gz, adldap-vX.Y.Z.msi or adldapctl-OS-ARCH)", dir)
 	}
 	for _, tool := range meta.Tools {
 		for _, other := range meta.Tools {
@@ -169,6 +195,7 @@ func BuildMirror(dir string, key minisign.PrivateKey, o BuildOptions) (*MirrorMe
 	sort.Slice(vs, func(i, j int) bool { return vs[i].v.GreaterThan(vs[j].v) })
 	for _, mv := range vs {
 		sort.Slice(mv.r.Artifacts, func(i, j int) bool { return mv.r.Artifacts[i].Platform < mv.r.Artifacts[j].Platform })
+		sort.Slice(mv.r.Bundles, func(i, j int) bool { return mv.r.Bundles[i].File < mv.r.Bundles[j].File })
 		meta.Releases = append(meta.Releases, *mv.r)
 	}
 	sort.Slice(meta.Tools, func(i, j int) bool { return meta.Tools[i].Platform < meta.Tools[j].Platform })

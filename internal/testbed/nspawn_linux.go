@@ -56,6 +56,14 @@ type Options struct {
 	// prefers systemd), and the bed is up once runlevel 2 is entered and
 	// its rc scripts have finished. There is no systemctl or journal.
 	SysV bool
+	// PrivateNetwork gives the container its own network namespace
+	// (systemd-nspawn --private-network): a loopback interface and no
+	// route anywhere, not even to the host. Reach its services from
+	// inside (Exec).
+	PrivateNetwork bool
+	// NoNPM leaves the host's npm out: only node is mounted in, and the
+	// container has no npm on PATH.
+	NoNPM bool
 }
 
 // RequireRoot skips (or, under CI=true, fails) a test not running as root.
@@ -66,9 +74,10 @@ func RequireRoot(t testing.TB) {
 	}
 }
 
-// Container is a booted systemd-nspawn container. It shares the host's
-// network namespace, so services in it and test servers on the host reach
-// each other on 127.0.0.1.
+// Container is a booted systemd-nspawn container. Unless started with
+// Options.PrivateNetwork it shares the host's network namespace, so
+// services in it and test servers on the host reach each other on
+// 127.0.0.1.
 type Container struct {
 	Name      string // machine name and hostname
 	Dir       string // the container's root directory on the host
@@ -89,8 +98,9 @@ type Container struct {
 // StartContainer boots a fresh container from the cached rootfs (building
 // the cache with scripts/testbed-rootfs.sh when it is missing) and waits
 // until systemd reports running or degraded. The host's node is mounted
-// read-only at /usr/local/bin/node and its npm package at
-// /usr/local/lib/node_modules/npm (with /usr/local/bin/npm and npx links).
+// read-only at /usr/local/bin/node and (unless Options.NoNPM) its npm
+// package at /usr/local/lib/node_modules/npm (with /usr/local/bin/npm and
+// npx links).
 // t.Cleanup stops the container by its systemd-nspawn pid and removes it.
 // t is a *testing.T/B or any other TB (the demo program has its own).
 func StartContainer(t TB) *Container {
@@ -112,7 +122,7 @@ func StartContainerWith(t TB, o Options) *Container {
 	nspawn := lookPath(t, "systemd-nspawn")
 	nsenter := lookPath(t, "nsenter")
 	tarBin := lookPath(t, "tar")
-	nodeBin, npmDir := hostNode(t)
+	nodeBin, npmDir := hostNode(t, !o.NoNPM)
 
 	base, err := os.MkdirTemp("/var/tmp", "adldapctl-bed-")
 	if err != nil {
@@ -164,7 +174,7 @@ func StartContainerWith(t TB, o Options) *Container {
 	}
 	t.Logf("testbed: rootfs extracted to %s in %v", c.Dir, time.Since(start).Round(time.Millisecond))
 
-	if err := c.prepareRootfs(); err != nil {
+	if err := c.prepareRootfs(!o.NoNPM); err != nil {
 		_ = os.RemoveAll(base)
 		t.Fatalf("testbed: prepare rootfs: %v", err)
 	}
@@ -178,7 +188,12 @@ func StartContainerWith(t TB, o Options) *Container {
 		"-D", c.Dir, "--register=no", "--keep-unit",
 		"--machine=" + c.Name, "--console=read-only",
 		"--bind-ro=" + nodeBin + ":/usr/local/bin/node",
-		"--bind-ro=" + npmDir + ":/usr/local/lib/node_modules/npm",
+	}
+	if npmDir != "" {
+		args = append(args, "--bind-ro="+npmDir+":/usr/local/lib/node_modules/npm")
+	}
+	if o.PrivateNetwork {
+		args = append(args, "--private-network")
 	}
 	if o.SysV {
 		// Name the init: --boot would pick systemd while its binary is
@@ -249,8 +264,8 @@ func StartContainerWith(t TB, o Options) *Container {
 }
 
 // prepareRootfs writes the hostname and the mount points and links for the
-// host's node and npm.
-func (c *Container) prepareRootfs() error {
+// host's node and (when npm is set) npm.
+func (c *Container) prepareRootfs(npm bool) error {
 	if err := os.WriteFile(filepath.Join(c.Dir, "etc/hostname"), []byte(c.Name+"\n"), 0o644); err != nil {
 		return err
 	}
@@ -260,6 +275,9 @@ func (c *Container) prepareRootfs() error {
 	}
 	if err := os.WriteFile(filepath.Join(bin, "node"), nil, 0o755); err != nil {
 		return err
+	}
+	if !npm {
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Join(c.Dir, "usr/local/lib/node_modules/npm"), 0o755); err != nil {
 		return err
@@ -630,8 +648,9 @@ func lookPath(t TB, name string) string {
 	return p
 }
 
-// hostNode finds the host's node binary and npm package directory.
-func hostNode(t TB) (nodeBin, npmDir string) {
+// hostNode finds the host's node binary and, when npm is set, its npm
+// package directory.
+func hostNode(t TB, npm bool) (nodeBin, npmDir string) {
 	t.Helper()
 	p, err := exec.LookPath("node")
 	if err != nil {
@@ -639,6 +658,9 @@ func hostNode(t TB) (nodeBin, npmDir string) {
 	}
 	if nodeBin, err = filepath.EvalSymlinks(p); err != nil {
 		t.Fatalf("testbed: resolve %s: %v", p, err)
+	}
+	if !npm {
+		return nodeBin, ""
 	}
 	p, err = exec.LookPath("npm")
 	if err != nil {

@@ -1,7 +1,8 @@
 // Package testfeed is a test stand-in for the Auth0 AD/LDAP Connector's
-// GitHub releases: a sample connector (a dependency-free Node server with the
-// real connector's layout), GitHub-style source tarballs of it, and an HTTP
-// server with the GitHub REST shape of auth0/ad-ldap-connector's releases.
+// GitHub releases: a sample connector (a Node server with the real
+// connector's layout, without dependencies or with one local npm
+// dependency), GitHub-style source tarballs of it, and an HTTP server with
+// the GitHub REST shape of auth0/ad-ldap-connector's releases.
 //
 // It is used by tests and by the testfeed command only; it knows nothing of
 // how adldapctl installs, verifies or runs the connector.
@@ -12,8 +13,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha1"
+	"crypto/sha512"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
@@ -38,6 +42,88 @@ type SampleOptions struct {
 	CrashOnStart bool
 	// NoLockfile leaves package-lock.json out of the tarball.
 	NoLockfile bool
+	// Dependency gives the sample a real npm dependency: DepName, a local
+	// file: tarball at deps/ in the release (DepTarball), listed in
+	// package.json and the lockfile. server.js then requires it at start
+	// and answers with its greeting. npm installs it with no network.
+	Dependency bool
+}
+
+// The sample's npm dependency (SampleOptions.Dependency).
+const (
+	DepName     = "adldap-sample-dep"
+	DepVersion  = "1.0.0"
+	DepGreeting = "hello from adldap-sample-dep 1.0.0"
+	// DepFile is the dependency's tarball in the release tree.
+	DepFile = "deps/" + DepName + "-" + DepVersion + ".tgz"
+)
+
+// DepTarball is the sample dependency as npm packs it: a gzip'd tar of
+// package/package.json and package/index.js. It is deterministic.
+func DepTarball() ([]byte, error) {
+	files := []struct{ name, data string }{
+		{"package/package.json", `{"name":"` + DepName + `","version":"` + DepVersion + `","main":"index.js","license":"MIT"}` + "\n"},
+		{"package/index.js", "'use strict';\nmodule.exports = { greet: () => '" + DepGreeting + "' };\n"},
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, f := range files {
+		hdr := &tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.data)),
+			ModTime: time.Unix(499162500, 0), Format: tar.FormatUSTAR}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write([]byte(f.data)); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// addDependency adds the sample dependency to files: its tarball, the
+// package.json entry and a lockfile that pins it by integrity.
+func addDependency(files map[string][]byte) error {
+	tgz, err := DepTarball()
+	if err != nil {
+		return err
+	}
+	files[DepFile] = tgz
+	pj := string(files["package.json"])
+	const tail = "  \"license\": \"MIT\"\n}"
+	if !strings.Contains(pj, tail) {
+		return fmt.Errorf("testfeed: sample/package.json lost its license line")
+	}
+	spec := "file:" + DepFile
+	pj = strings.Replace(pj, tail, "  \"license\": \"MIT\",\n  \"dependencies\": {\n    \""+DepName+"\": \""+spec+"\"\n  }\n}", 1)
+	files["package.json"] = []byte(pj)
+	sum := sha512.Sum512(tgz)
+	lock := map[string]any{
+		"name": "ad-ldap-connector", "version": "0.0.0", "lockfileVersion": 3, "requires": true,
+		"packages": map[string]any{
+			"": map[string]any{
+				"name": "ad-ldap-connector", "version": "0.0.0", "license": "MIT",
+				"dependencies": map[string]string{DepName: spec},
+				"engines":      map[string]string{"node": ">=18"},
+			},
+			"node_modules/" + DepName: map[string]any{
+				"version": DepVersion, "resolved": spec, "license": "MIT",
+				"integrity": "sha512-" + base64.StdEncoding.EncodeToString(sum[:]),
+			},
+		},
+	}
+	b, err := json.MarshalIndent(lock, "", "  ")
+	if err != nil {
+		return err
+	}
+	files["package-lock.json"] = append(b, '\n')
+	return nil
 }
 
 // ReleaseSpec describes one release the Server publishes.
@@ -138,6 +224,11 @@ func SampleFiles(v string, o SampleOptions) (map[string][]byte, error) {
 		js = strings.Replace(js, crashLine, "const CRASH_ON_START = true;", 1)
 	}
 	files["server.js"] = []byte(js)
+	if o.Dependency {
+		if err := addDependency(files); err != nil {
+			return nil, err
+		}
+	}
 	if o.NoLockfile {
 		delete(files, "package-lock.json")
 	}
@@ -241,7 +332,7 @@ func normalize(v string) string {
 // ParseReleases parses the testfeed command's -releases flag:
 // comma-separated versions, each optionally followed by ":"-separated
 // modifiers: pre (prerelease), draft, crash (CrashOnStart), nolock
-// (NoLockfile). Example: "6.4.1,6.5.0,6.6.0:crash,6.7.0-rc.1:pre".
+// (NoLockfile), dep (Dependency). Example: "6.4.1,6.5.0,6.6.0:crash,6.7.0-rc.1:pre".
 func ParseReleases(s string) ([]ReleaseSpec, error) {
 	var out []ReleaseSpec
 	for _, item := range strings.Split(s, ",") {
@@ -264,8 +355,10 @@ func ParseReleases(s string) ([]ReleaseSpec, error) {
 				spec.Sample.CrashOnStart = true
 			case "nolock", "nolockfile":
 				spec.Sample.NoLockfile = true
+			case "dep", "dependency":
+				spec.Sample.Dependency = true
 			default:
-				return nil, fmt.Errorf("release %q: unknown modifier %q (want pre, draft, crash or nolock)", item, m)
+				return nil, fmt.Errorf("release %q: unknown modifier %q (want pre, draft, crash, nolock or dep)", item, m)
 			}
 		}
 		out = append(out, spec)

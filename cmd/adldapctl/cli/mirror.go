@@ -92,6 +92,7 @@ func (a *app) mirrorCmd() *cobra.Command {
 	var keyFile, keyPassword string
 	var counter uint64
 	var validFor time.Duration
+	var bo bundleOptions
 	build := &cobra.Command{
 		Use:   "build DIR",
 		Short: "Write releases.json and its minisign signature for the artifacts in DIR",
@@ -99,7 +100,16 @@ func (a *app) mirrorCmd() *cobra.Command {
 adldap-vX.Y.Z.msi (Windows) and adldapctl-OS-ARCH[.exe] builds (with a
 .version file beside each), hashes them and writes releases.json and
 releases.json.minisig signed with --key. The metadata counter goes up by one
-each build (clients refuse a lower one) and expires after --valid-for.`,
+each build (clients refuse a lower one) and expires after --valid-for.
+
+With --bundle it first builds a connector bundle into DIR: the connector
+release (the feed's latest stable one, --version, or the --from source
+tarball) is staged, npm ci --omit=dev runs once here (through --proxy and
+--ca-file), and the tree with its node_modules is written as
+ad-ldap-connector-vX.Y.Z-linux-ARCH-nodeN.tar.gz with a manifest naming the
+node it was built for (native modules load only under the same node ABI).
+The source tarball is kept beside it. install and update on a server prefer
+a bundle that fits their node and then need no npm or registry access.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("mirror build takes one folder, got %d arguments", len(args))}
@@ -111,6 +121,9 @@ each build (clients refuse a lower one) and expires after --valid-for.`,
 			if keyFile == "" {
 				return usageError{errors.New("mirror build needs --key FILE (a minisign private key)")}
 			}
+			if err := bo.validate(cmd); err != nil {
+				return err
+			}
 			pw := keyPassword
 			if pw == "" {
 				pw = os.Getenv("ADLDAPCTL_KEY_PASSWORD")
@@ -118,6 +131,11 @@ each build (clients refuse a lower one) and expires after --valid-for.`,
 			key, err := updater.LoadPrivateKey(keyFile, pw)
 			if err != nil {
 				return err
+			}
+			if bo.bundle {
+				if _, err := a.buildBundle(cmd.Context(), args[0], &bo); err != nil {
+					return err
+				}
 			}
 			var exp time.Time
 			if validFor > 0 {
@@ -130,8 +148,12 @@ each build (clients refuse a lower one) and expires after --valid-for.`,
 			if a.json {
 				return a.writeJSON(meta)
 			}
-			a.printf("signed mirror written to %s: counter %d, expires %s, %d releases, %d tool builds\n",
-				args[0], meta.Counter, meta.Expires.Format(time.RFC3339), len(meta.Releases), len(meta.Tools))
+			bundles := 0
+			for _, r := range meta.Releases {
+				bundles += len(r.Bundles)
+			}
+			a.printf("signed mirror written to %s: counter %d, expires %s, %d releases, %d bundles, %d tool builds\n",
+				args[0], meta.Counter, meta.Expires.Format(time.RFC3339), len(meta.Releases), bundles, len(meta.Tools))
 			return nil
 		},
 	}
@@ -139,6 +161,7 @@ each build (clients refuse a lower one) and expires after --valid-for.`,
 	build.Flags().StringVar(&keyPassword, "key-password", "", "password of an encrypted key (or ADLDAPCTL_KEY_PASSWORD)")
 	build.Flags().Uint64Var(&counter, "counter", 0, "metadata counter (default: previous + 1)")
 	build.Flags().DurationVar(&validFor, "valid-for", updater.DefaultMirrorValidity, "how long the metadata stays valid")
+	bo.register(build)
 	cmd.AddCommand(build)
 	return cmd
 }

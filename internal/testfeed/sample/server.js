@@ -1,8 +1,10 @@
 'use strict';
 // Stand-in for the Auth0 AD/LDAP Connector's server.js, used by adldapctl's
-// tests. It has no dependencies. It reads ./config.json from the working
-// directory (a UTF-8 BOM is tolerated), loads the profile mapper like the real
-// connector does, and answers GET / with {"version":"X.Y.Z","ticket":bool}.
+// tests. It has no dependencies (testfeed's Dependency variant has one, a
+// local file: tarball). It reads ./config.json from the working directory (a
+// UTF-8 BOM is tolerated), loads the profile mapper like the real connector
+// does, and answers GET / with {"version":"X.Y.Z","ticket":bool} (plus
+// "dep": the dependency's greeting, when it has one).
 // It never prints or returns the value of PROVISIONING_TICKET or any other
 // configuration value.
 
@@ -75,10 +77,32 @@ function choosePort(config) {
   return port;
 }
 
+// The Dependency sample declares a real npm dependency; like the real
+// connector it cannot start without it. The plain sample declares none.
+const SAMPLE_DEP = 'adldap-sample-dep';
+
+function loadDependency() {
+  let pkg;
+  try {
+    pkg = JSON.parse(fs.readFileSync(path.join(__dirname, 'package.json'), 'utf8'));
+  } catch (err) {
+    return null;
+  }
+  if (!pkg.dependencies || !pkg.dependencies[SAMPLE_DEP]) {
+    return null;
+  }
+  try {
+    return require(SAMPLE_DEP);
+  } catch (err) {
+    fail('cannot load dependency ' + SAMPLE_DEP + ': ' + (err.code || err.name));
+  }
+}
+
 function main() {
   if (CRASH_ON_START) {
     fail('crashing on start (CrashOnStart sample)');
   }
+  const dep = loadDependency();
   const config = readConfig();
   loadProfileMapper(config);
   const port = choosePort(config);
@@ -99,7 +123,11 @@ function main() {
       return;
     }
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ version: VERSION, ticket: hasTicket }) + '\n');
+    const answer = { version: VERSION, ticket: hasTicket };
+    if (dep) {
+      answer.dep = dep.greet();
+    }
+    res.end(JSON.stringify(answer) + '\n');
   });
   require('./lib/outbound').attach(server, config);
   server.on('error', (err) => fail('cannot listen on 127.0.0.1:' + port + ': ' + err.code));
