@@ -72,7 +72,7 @@ func wineTemplate(t TB) string {
 	if err != nil {
 		t.Fatalf("wine bed: %v", err)
 	}
-	defer os.RemoveAll(build) // gone once renamed; a failed build's leftovers otherwise
+	defer func() { _ = os.RemoveAll(build) }() // gone once renamed; a failed build's leftovers otherwise
 	prefix := filepath.Join(build, "prefix")
 	t.Logf("testbed: creating the Wine prefix template %s (once)", tmpl)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -204,13 +204,13 @@ func (w *Wine) RunContext(ctx context.Context, t TB, exe string, args ...string)
 	if err != nil {
 		t.Fatalf("wine %s: %v", exe, err)
 	}
-	defer os.Remove(o.Name())
+	defer func() { _ = os.Remove(o.Name()) }()
 	defer o.Close()
 	e, err := os.CreateTemp("", "wine-err-")
 	if err != nil {
 		t.Fatalf("wine %s: %v", exe, err)
 	}
-	defer os.Remove(e.Name())
+	defer func() { _ = os.Remove(e.Name()) }()
 	defer e.Close()
 	cmd.Stdout, cmd.Stderr = o, e
 	err = cmd.Run()
