@@ -9,7 +9,6 @@ import (
 	"testing"
 )
 
-
 func loadProduct(t *testing.T) Product {
 	t.Helper()
 	b, err := os.ReadFile("product.json")
@@ -40,8 +39,8 @@ type wxs struct {
 		} `xml:"Package"`
 		MajorUpgrade *struct{} `xml:"MajorUpgrade"`
 		Directory    struct {
-			ID  string `xml:"Id,attr"`
-			PF  struct {
+			ID string `xml:"Id,attr"`
+			PF struct {
 				ID      string `xml:"Id,attr"`
 				Install struct {
 					ID         string `xml:"Id,attr"`
