@@ -24,8 +24,9 @@ type ToolMSI struct {
 	UpgradeCode string
 	Version     string // x.y.z, numeric (MSI ProductVersion)
 	Arch        string // "amd64" or "386"
-	Exe         string // source path of adldapctl.exe
-	LicenseFile string // source path of the license text (LICENSE.txt)
+	// Exe and LicenseFile are the source paths of adldapctl.exe and the
+	// license text (installed as LICENSE.txt); wixl wants them relative.
+	Exe, LicenseFile string
 }
 
 // ToolInstallFolder is where the MSI installs adldapctl.exe, below
@@ -40,8 +41,8 @@ var (
 )
 
 // RenderToolWiX renders adldapctl's WiX 3 source: adldapctl.exe in
-// [ProgramFiles(64)Folder]adldapctl, the folder appended to the machine
-// PATH (removed on uninstall), per-machine, fixed UpgradeCode with major
+// [ProgramFiles(64)Folder]adldapctl, the folder added first to the
+// machine PATH (removed on uninstall), per-machine, fixed UpgradeCode with major
 // upgrades. The ProductCode and component GUIDs are derived from the
 // UpgradeCode (a name-based UUID), so the same input renders the same
 // bytes: a new version is a new product, a component keeps its GUID.

@@ -24,7 +24,7 @@ func loadProduct(t *testing.T) Product {
 
 func toolMSI(p Product, version, arch string) ToolMSI {
 	return ToolMSI{Name: p.Name, Vendor: p.Vendor, Summary: p.Summary, Homepage: p.Homepage, License: p.License,
-		UpgradeCode: p.UpgradeCode, Version: version, Arch: arch, Exe: "/STAGE/adldapctl-windows-" + arch + ".exe", LicenseFile: "/STAGE/LICENSE"}
+		UpgradeCode: p.UpgradeCode, Version: version, Arch: arch, Exe: "adldapctl.exe", LicenseFile: "LICENSE"}
 }
 
 // wxs is the part of the WiX schema the checks below read.
@@ -68,7 +68,7 @@ type wxs struct {
 // architecture; and what it says checked one by one: per-machine, major
 // upgrades under our own fixed UpgradeCode, adldapctl.exe in
 // [ProgramFiles64Folder]adldapctl (platform.Paths.ToolBinary), the folder
-// appended to the machine PATH and removed on uninstall.
+// added to the machine PATH and removed on uninstall.
 func TestToolWiXGolden(t *testing.T) {
 	p := loadProduct(t)
 	for _, tc := range []struct{ arch, pf, win64 string }{{"amd64", "ProgramFiles64Folder", "yes"}, {"386", "ProgramFilesFolder", "no"}} {
@@ -109,14 +109,14 @@ func TestToolWiXGolden(t *testing.T) {
 				t.Fatalf("components %+v", inst.Components)
 			}
 			bin := inst.Components[0]
-			if bin.File.Name != "adldapctl.exe" || bin.File.Source != "/STAGE/adldapctl-windows-"+tc.arch+".exe" || bin.Win64 != tc.win64 {
+			if bin.File.Name != "adldapctl.exe" || bin.File.Source != "adldapctl.exe" || bin.Win64 != tc.win64 {
 				t.Errorf("binary component %+v", bin)
 			}
 			if len(bin.Env) != 1 {
 				t.Fatalf("PATH entries %+v", bin.Env)
 			}
-			if e := bin.Env[0]; e.Name != "PATH" || e.Value != "[INSTALLDIR]" || e.Part != "last" || e.Action != "set" || e.System != "yes" || e.Permanent != "no" {
-				t.Errorf("PATH entry %+v: want [INSTALLDIR] appended to the machine PATH, removed on uninstall", e)
+			if e := bin.Env[0]; e.Name != "PATH" || e.Value != "[INSTALLDIR]" || e.Part != "first" || e.Action != "set" || e.System != "yes" || e.Permanent != "no" {
+				t.Errorf("PATH entry %+v: want [INSTALLDIR] added first to the machine PATH, removed on uninstall", e)
 			}
 			for _, c := range inst.Components {
 				if !guidRE.MatchString(c.GUID) {

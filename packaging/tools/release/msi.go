@@ -184,7 +184,9 @@ func MSIName(version, arch string) string {
 
 // BuildMSI renders the WiX source for exe (an adldapctl.exe of version,
 // already signed when signing) and writes the MSI to out with wixl, then
-// msibuild. work is a scratch folder (the WiX source is left there).
+// msibuild. work is a scratch folder: the sources are copied into
+// work/msi-ARCH (wixl reads only relative Source paths), and the WiX
+// source is left there.
 func BuildMSI(ctx context.Context, p Product, version, arch, exe, license, work, out string) error {
 	if err := checkMSITools(); err != nil {
 		return err
@@ -193,9 +195,22 @@ func BuildMSI(ctx context.Context, p Product, version, arch, exe, license, work,
 	if err != nil {
 		return err
 	}
+	dir := filepath.Join(work, "msi-"+arch)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := copyFile(exe, filepath.Join(dir, name+".exe"), 0o644); err != nil {
+		return err
+	}
+	if err := copyFile(license, filepath.Join(dir, "LICENSE"), 0o644); err != nil {
+		return err
+	}
 	src, err := packaging.RenderToolWiX(packaging.ToolMSI{Name: p.Name, Vendor: p.Vendor, Summary: p.Summary,
 		Homepage: p.Homepage, License: p.License, UpgradeCode: p.UpgradeCode, Version: version, Arch: arch,
-		Exe: exe, LicenseFile: license})
+		Exe: name + ".exe", LicenseFile: "LICENSE"})
 	if err != nil {
 		return err
 	}
@@ -203,17 +218,20 @@ func BuildMSI(ctx context.Context, p Product, version, arch, exe, license, work,
 	if err != nil {
 		return err
 	}
-	base := strings.TrimSuffix(filepath.Base(out), ".msi")
-	if err := os.WriteFile(filepath.Join(work, base+".wxs"), src, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".wxs"), src, 0o644); err != nil {
 		return err
 	}
-	wixlIn := filepath.Join(work, base+".wixl.wxs")
-	if err := os.WriteFile(wixlIn, stripped, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".wixl.wxs"), stripped, 0o644); err != nil {
 		return err
 	}
-	tmp := out + ".partial"
+	tmp, err := filepath.Abs(out + ".partial")
+	if err != nil {
+		return err
+	}
 	_ = os.Remove(tmp)
-	if b, err := exec.CommandContext(ctx, "wixl", "-a", wixArch, "-o", tmp, wixlIn).CombinedOutput(); err != nil {
+	wixl := exec.CommandContext(ctx, "wixl", "-a", wixArch, "-o", tmp, name+".wixl.wxs")
+	wixl.Dir = dir
+	if b, err := wixl.CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("wixl %s: %v\n%s", filepath.Base(out), err, b)
 	}
