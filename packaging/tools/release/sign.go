@@ -77,7 +77,7 @@ func (a *Authenticode) Sign(ctx context.Context, path string) error {
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
+		defer func() { _ = os.RemoveAll(dir) }()
 		pf := filepath.Join(dir, "pass")
 		if err := os.WriteFile(pf, []byte(a.Password), 0o600); err != nil {
 			return err
