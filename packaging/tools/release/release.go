@@ -97,16 +97,18 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			if _, err := packaging.RenderToolWiX(packaging.ToolMSI{Name: prod.Name, Vendor: prod.Vendor, Summary: prod.Summary,
 				Homepage: prod.Homepage, License: prod.License, UpgradeCode: prod.UpgradeCode, Version: o.Version, Arch: arch,
 				Exe: "adldapctl.exe", LicenseFile: "LICENSE"}); err != nil {
-				return nil, fmt.Errorf("release: %w", err)
+				return nil, err
 			}
 		}
 	}
 	if windows {
 		if err := checkMSITools(); err != nil {
-			return nil, fmt.Errorf("release: %w", err)
+			return nil, err
 		}
 		switch {
 		case o.Sign != nil:
+			sign := *o.Sign // the caller's stays as given
+			o.Sign = &sign
 			if o.Sign.Description == "" {
 				o.Sign.Description = prod.Name
 			}
@@ -114,10 +116,10 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 				o.Sign.URL = prod.Homepage
 			}
 			if err := o.Sign.Check(); err != nil {
-				return nil, fmt.Errorf("release: %w", err)
+				return nil, err
 			}
 		case o.RequireSigning:
-			return nil, errors.New("release: REQUIRE_SIGNING is set but no Authenticode certificate is: set SIGN_PKCS12 (and SIGN_PASSWORD), or SIGN_CERT and SIGN_KEY")
+			return nil, errors.New("REQUIRE_SIGNING is set but no Authenticode certificate is: set SIGN_PKCS12 (and SIGN_PASSWORD), or SIGN_CERT and SIGN_KEY")
 		default:
 			o.Logf("release: UNSIGNED: no Authenticode certificate (SIGN_PKCS12, or SIGN_CERT and SIGN_KEY): adldapctl.exe and the .msi are built without a signature")
 		}
@@ -183,7 +185,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			// Signed before it is copied anywhere: the zip, the mirror
 			// and the .msi carry the signed build.
 			if err := o.Sign.Sign(ctx, filepath.Join(o.Out, bin)); err != nil {
-				return nil, fmt.Errorf("release: %w", err)
+				return nil, err
 			}
 			o.Logf("signed %s", bin)
 		}
@@ -219,11 +221,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if goos == "windows" {
 			msi := MSIName(o.Version, arch)
 			if err := BuildMSI(ctx, prod, o.Version, arch, filepath.Join(o.Out, bin), filepath.Join(stage, "LICENSE"), stage, filepath.Join(o.Out, msi)); err != nil {
-				return nil, fmt.Errorf("release: %w", err)
+				return nil, err
 			}
 			if o.Sign != nil {
 				if err := o.Sign.Sign(ctx, filepath.Join(o.Out, msi)); err != nil {
-					return nil, fmt.Errorf("release: %w", err)
+					return nil, err
 				}
 			}
 			res.Artifacts = append(res.Artifacts, msi)
