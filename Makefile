@@ -15,6 +15,15 @@ export CGO_ENABLED := 0
 # completion, man page, signed SHA256SUMS and self-update mirror in
 # dist/release (packaging/tools, a separate module: nfpm stays out of go.mod).
 KEY      ?= $(ADLDAPCTL_RELEASE_KEY)
+# Authenticode for adldapctl.exe and the .msi (osslsigncode): SIGN_PKCS12=FILE
+# or SIGN_CERT=FILE SIGN_KEY=FILE, SIGN_PASSWORD in the environment,
+# SIGN_TIMESTAMP_URL optional; REQUIRE_SIGNING=1 fails an unsigned release.
+SIGN_PKCS12 ?=
+SIGN_CERT   ?=
+SIGN_KEY    ?=
+SIGN_TIMESTAMP_URL ?=
+REQUIRE_SIGNING ?=
+export SIGN_PASSWORD
 
 .PHONY: release all build bin test test-unit test-acceptance vet fuzz demo bench deps clean
 
@@ -37,7 +46,10 @@ bin:
 
 release:
 	cd packaging/tools && $(GO) run ./cmd/release -version '$(VERSION)' -commit '$(COMMIT)' -date '$(DATE)' \
-		-key '$(if $(KEY),$(abspath $(KEY)))' -repo '$(CURDIR)' -out '$(CURDIR)/$(DIST)/release'
+		-key '$(if $(KEY),$(abspath $(KEY)))' -repo '$(CURDIR)' -out '$(CURDIR)/$(DIST)/release' \
+		-sign-pkcs12 '$(if $(SIGN_PKCS12),$(abspath $(SIGN_PKCS12)))' -sign-cert '$(if $(SIGN_CERT),$(abspath $(SIGN_CERT)))' \
+		-sign-key '$(if $(SIGN_KEY),$(abspath $(SIGN_KEY)))' -sign-timestamp-url '$(SIGN_TIMESTAMP_URL)' \
+		$(if $(filter 1,$(REQUIRE_SIGNING)),-require-signing)
 
 vet:
 	$(GO) vet ./...

@@ -39,6 +39,14 @@ command -v wine >/dev/null            || need+=(wine)
 command -v wixl >/dev/null            || need+=(wixl)
 command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
 command -v osslsigncode >/dev/null    || need+=(osslsigncode)
+# adldapctl's own .msi: msibuild adds the PATH Environment table wixl lacks;
+# msiinfo/msiextract read it back in tests.
+command -v msibuild >/dev/null        || need+=(msitools)
+# The .deb test renders the installed man page with the host's man-db (the
+# minbase rootfs has none) and drives bash-completion's loader in the
+# container with the host's bash_completion script.
+command -v man >/dev/null             || need+=(man-db)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 # slapd and dnsmasq start system daemons (ports 389, 53) from their postinst;
 # the tests run their own on loopback. Keep invoke-rc.d from starting them
 # while we install (a Docker-style policy-rc.d that is already there stays).

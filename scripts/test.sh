@@ -26,7 +26,7 @@ dist/adldapctl-linux-amd64 version | grep -q '0.0.0-test (commit testcommit' || 
 echo "== unit and integration tests"
 $GO test -count=1 -timeout 20m ./...
 
-echo "== release tooling (packaging/tools: nfpm golden files, .deb/.rpm, signed SHA256SUMS, self-update mirror)"
+echo "== release tooling (packaging/tools: nfpm golden files, .deb/.rpm, .msi under Wine, Authenticode, signed SHA256SUMS, self-update mirror)"
 staticcheck=$($GO tool -n staticcheck)
 errcheck=$($GO tool -n errcheck)
 (cd packaging/tools && $GO vet ./... && "$staticcheck" ./... && "$errcheck" -ignoretests ./... &&

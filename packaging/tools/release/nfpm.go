@@ -16,6 +16,8 @@ type PackageFile struct {
 	Src  string // name inside the staging folder
 	Dst  string // absolute path on the target system
 	Mode uint32
+	// Packager, when set ("deb"), limits the file to that format.
+	Packager string
 }
 
 // PackageFiles is what the .deb and .rpm install, relative to a staging
@@ -29,6 +31,10 @@ func PackageFiles(name string, manPages []string) []PackageFile {
 		{Src: "completions/_" + name, Dst: "/usr/share/zsh/vendor-completions/_" + name, Mode: 0o644},
 		{Src: "completions/" + name + ".fish", Dst: "/usr/share/fish/vendor_completions.d/" + name + ".fish", Mode: 0o644},
 		{Src: "README.md", Dst: "/usr/share/doc/" + name + "/README.md", Mode: 0o644},
+		{Src: "LICENSE", Dst: "/usr/share/doc/" + name + "/LICENSE", Mode: 0o644},
+		// Debian's copyright file (DEP-5, the license in full); the .rpm
+		// says its license in the License tag.
+		{Src: "copyright", Dst: "/usr/share/doc/" + name + "/copyright", Mode: 0o644, Packager: "deb"},
 	}
 	for _, m := range manPages {
 		files = append(files, PackageFile{Src: "man/" + m + ".gz", Dst: "/usr/share/man/man1/" + m + ".gz", Mode: 0o644})
@@ -55,8 +61,11 @@ func renderNFPMConfig(p Product, files []PackageFile, version, arch, stage strin
 	fmt.Fprintf(&b, "license: %s\n", q(p.License))
 	fmt.Fprintf(&b, "contents:\n")
 	for _, f := range files {
-		fmt.Fprintf(&b, "  - src: %s\n    dst: %s\n    file_info:\n      mode: 0%o\n      owner: root\n      group: root\n",
-			q(strings.TrimSuffix(stage, "/")+"/"+f.Src), q(f.Dst), f.Mode)
+		fmt.Fprintf(&b, "  - src: %s\n    dst: %s\n", q(strings.TrimSuffix(stage, "/")+"/"+f.Src), q(f.Dst))
+		if f.Packager != "" {
+			fmt.Fprintf(&b, "    packager: %s\n", q(f.Packager))
+		}
+		fmt.Fprintf(&b, "    file_info:\n      mode: 0%o\n      owner: root\n      group: root\n", f.Mode)
 	}
 	return b.Bytes()
 }

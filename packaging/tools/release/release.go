@@ -20,6 +20,7 @@ import (
 
 	"aead.dev/minisign"
 
+	"github.com/adldapctl/adldapctl/packaging"
 	"github.com/adldapctl/adldapctl/updater"
 )
 
@@ -45,12 +46,20 @@ type Options struct {
 	Binaries string
 	Go       string // go command (default "go")
 	Logf     func(format string, args ...any)
+	// Sign, when set, signs adldapctl.exe (before it goes into the zip,
+	// the mirror and the .msi) and the .msi with Authenticode. Without it
+	// the Windows files are unsigned and Build says so, or fails when
+	// RequireSigning is set.
+	Sign           *Authenticode
+	RequireSigning bool
 }
 
 // Result lists what Build wrote into Out, by file name.
 type Result struct {
 	Artifacts []string // everything SHA256SUMS covers
 	Mirror    string   // the signed self-update mirror folder
+	// Signed says the Windows files carry an Authenticode signature.
+	Signed bool
 }
 
 const name = "adldapctl"
@@ -80,6 +89,41 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	windows := false
+	for _, t := range o.Targets {
+		if goos, arch, _ := strings.Cut(t, "/"); goos == "windows" {
+			windows = true
+			// The version must make a valid MSI before anything is built.
+			if _, err := packaging.RenderToolWiX(packaging.ToolMSI{Name: prod.Name, Vendor: prod.Vendor, Summary: prod.Summary,
+				Homepage: prod.Homepage, License: prod.License, UpgradeCode: prod.UpgradeCode, Version: o.Version, Arch: arch,
+				Exe: "adldapctl.exe", LicenseFile: "LICENSE"}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if windows {
+		if err := checkMSITools(); err != nil {
+			return nil, err
+		}
+		switch {
+		case o.Sign != nil:
+			sign := *o.Sign // the caller's stays as given
+			o.Sign = &sign
+			if o.Sign.Description == "" {
+				o.Sign.Description = prod.Name
+			}
+			if o.Sign.URL == "" {
+				o.Sign.URL = prod.Homepage
+			}
+			if err := o.Sign.Check(); err != nil {
+				return nil, err
+			}
+		case o.RequireSigning:
+			return nil, errors.New("REQUIRE_SIGNING is set but no Authenticode certificate is: set SIGN_PKCS12 (and SIGN_PASSWORD), or SIGN_CERT and SIGN_KEY")
+		default:
+			o.Logf("release: UNSIGNED: no Authenticode certificate (SIGN_PKCS12, or SIGN_CERT and SIGN_KEY): adldapctl.exe and the .msi are built without a signature")
+		}
+	}
 	if err := os.RemoveAll(o.Out); err != nil {
 		return nil, err
 	}
@@ -108,14 +152,19 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	for _, m := range pages {
 		extras = append(extras, "man/"+m)
 	}
-	if lic, err := os.ReadFile(filepath.Join(o.Repo, "LICENSE")); err == nil {
-		if err := os.WriteFile(filepath.Join(stage, "LICENSE"), lic, 0o644); err != nil {
-			return nil, err
-		}
-		extras = append(extras, "LICENSE")
+	lic, err := os.ReadFile(filepath.Join(o.Repo, "LICENSE"))
+	if err != nil {
+		return nil, fmt.Errorf("release: the license text: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(stage, "LICENSE"), lic, 0o644); err != nil {
+		return nil, err
+	}
+	extras = append(extras, "LICENSE")
+	if err := os.WriteFile(filepath.Join(stage, "copyright"), packaging.DebianCopyright(prod, lic), 0o644); err != nil {
+		return nil, err
 	}
 
-	res := &Result{Mirror: filepath.Join(o.Out, "mirror")}
+	res := &Result{Mirror: filepath.Join(o.Out, "mirror"), Signed: windows && o.Sign != nil}
 	if err := os.MkdirAll(res.Mirror, 0o755); err != nil {
 		return nil, err
 	}
@@ -131,6 +180,14 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		bin := name + "-" + goos + "-" + arch + ext
 		if err := o.binary(ctx, goos, arch, filepath.Join(o.Out, bin)); err != nil {
 			return nil, err
+		}
+		if goos == "windows" && o.Sign != nil {
+			// Signed before it is copied anywhere: the zip, the mirror
+			// and the .msi carry the signed build.
+			if err := o.Sign.Sign(ctx, filepath.Join(o.Out, bin)); err != nil {
+				return nil, err
+			}
+			o.Logf("signed %s", bin)
 		}
 		res.Artifacts = append(res.Artifacts, bin)
 		// The self-update mirror: the build and its .version beside it.
@@ -161,6 +218,19 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		res.Artifacts = append(res.Artifacts, archive)
 		o.Logf("archive %s", archive)
 
+		if goos == "windows" {
+			msi := MSIName(o.Version, arch)
+			if err := BuildMSI(ctx, prod, o.Version, arch, filepath.Join(o.Out, bin), filepath.Join(stage, "LICENSE"), stage, filepath.Join(o.Out, msi)); err != nil {
+				return nil, err
+			}
+			if o.Sign != nil {
+				if err := o.Sign.Sign(ctx, filepath.Join(o.Out, msi)); err != nil {
+					return nil, err
+				}
+			}
+			res.Artifacts = append(res.Artifacts, msi)
+			o.Logf("package %s", msi)
+		}
 		if goos != "linux" {
 			continue
 		}

@@ -22,10 +22,11 @@ import (
 // testRelease is one release built for the host's Linux arch and
 // windows/amd64 with a throwaway key, shared by the tests below.
 type testRelease struct {
-	dir string
-	pub minisign.PublicKey
-	res *Result
-	err error
+	dir  string
+	pub  minisign.PublicKey
+	res  *Result
+	cert testCert // the throwaway Authenticode CA and signer
+	err  error
 }
 
 var (
@@ -39,6 +40,11 @@ func buildTestRelease(t *testing.T) testRelease {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the release is built on Linux")
+	}
+	for _, tool := range []string{"wixl", "msibuild", "osslsigncode"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testbed.Missing(t, tool+" (scripts/deps.sh installs wixl, msitools and osslsigncode)")
+		}
 	}
 	relOnce.Do(func() {
 		tmp, err := os.MkdirTemp("", "release-test-")
@@ -58,10 +64,15 @@ func buildTestRelease(t *testing.T) testRelease {
 			return
 		}
 		rel.pub = pub
+		if rel.cert, rel.err = newTestCert(filepath.Join(tmp, "authenticode")); rel.err != nil {
+			return
+		}
 		repo, _ := filepath.Abs(filepath.Join("..", "..", ".."))
 		rel.res, rel.err = Build(context.Background(), Options{Version: testVersion, Commit: "relcommit",
 			Date: time.Now().UTC().Truncate(time.Second), Repo: repo, Out: rel.dir, Key: key,
-			Targets: []string{"linux/" + runtime.GOARCH, "windows/amd64"}})
+			Targets:        []string{"linux/" + runtime.GOARCH, "windows/amd64"},
+			Sign:           &Authenticode{CertFile: rel.cert.Cert, KeyFile: rel.cert.Key},
+			RequireSigning: true})
 	})
 	if rel.err != nil {
 		t.Fatalf("release build: %v", rel.err)
@@ -84,6 +95,7 @@ func TestReleaseArtifacts(t *testing.T) {
 		"adldapctl-linux-" + arch, "adldapctl-windows-amd64.exe",
 		"adldapctl-" + testVersion + "-linux-" + arch + ".tar.gz", "adldapctl-" + testVersion + "-windows-amd64.zip",
 		"adldapctl_" + testVersion + "_" + arch + ".deb",
+		"adldapctl-" + testVersion + "-windows-amd64.msi",
 		"SHA256SUMS", "SHA256SUMS.minisig",
 		"mirror/releases.json", "mirror/releases.json.minisig",
 		"mirror/adldapctl-linux-" + arch, "mirror/adldapctl-linux-" + arch + ".version", "mirror/adldapctl-linux-" + arch + ".minisig",
@@ -106,7 +118,7 @@ func TestReleaseArtifacts(t *testing.T) {
 		t.Error(err)
 	} else {
 		top := "adldapctl-" + testVersion + "-linux-" + arch + "/"
-		for _, f := range []string{"adldapctl", "README.md", "completions/adldapctl.bash", "completions/_adldapctl", "completions/adldapctl.fish", "man/adldapctl.1", "man/adldapctl-install.1"} {
+		for _, f := range []string{"adldapctl", "README.md", "LICENSE", "completions/adldapctl.bash", "completions/_adldapctl", "completions/adldapctl.fish", "man/adldapctl.1", "man/adldapctl-install.1"} {
 			if !strings.Contains(string(tgz), top+f+"\n") {
 				t.Errorf("tar.gz lacks %s:\n%s", top+f, tgz)
 			}
@@ -122,7 +134,7 @@ func TestReleaseArtifacts(t *testing.T) {
 		names[f.Name] = true
 	}
 	top := "adldapctl-" + testVersion + "-windows-amd64/"
-	for _, f := range []string{"adldapctl.exe", "README.md", "completions/adldapctl.bash", "man/adldapctl.1"} {
+	for _, f := range []string{"adldapctl.exe", "README.md", "LICENSE", "completions/adldapctl.bash", "man/adldapctl.1"} {
 		if !names[top+f] {
 			t.Errorf("zip lacks %s: %v", top+f, names)
 		}
@@ -228,19 +240,22 @@ func TestReleaseRPMQuery(t *testing.T) {
 		return string(out)
 	}
 	info := rpm("-qpi")
-	for _, w := range []string{"adldapctl", testVersion, "https://github.com/adldapctl/adldapctl", "adldapctl maintainers"} {
+	for _, w := range []string{"adldapctl", testVersion, "https://github.com/adldapctl/adldapctl", "adldapctl maintainers", "License     : Apache-2.0"} {
 		if !strings.Contains(info, w) {
 			t.Errorf("rpm -qpi lacks %q:\n%s", w, info)
 		}
 	}
 	list := rpm("-qpl")
 	for _, f := range PackageFiles("adldapctl", ManPageNames()) {
-		if !strings.Contains(list, f.Dst+"\n") {
-			t.Errorf("rpm -qpl lacks %s:\n%s", f.Dst, list)
+		if in := strings.Contains(list, f.Dst+"\n"); in != (f.Packager == "") {
+			t.Errorf("rpm -qpl: %s listed %v, want %v:\n%s", f.Dst, in, f.Packager == "", list)
 		}
 	}
 	modes := rpm("-qp", "--qf", "[%{FILEMODES:perms} %{FILEUSERNAME} %{FILENAMES}\n]")
 	for _, f := range PackageFiles("adldapctl", ManPageNames()) {
+		if f.Packager != "" {
+			continue
+		}
 		perm := "-rw-r--r--"
 		if f.Mode == 0o755 {
 			perm = "-rwxr-xr-x"
@@ -287,6 +302,23 @@ func TestReleaseDebContents(t *testing.T) {
 	for _, s := range []string{"preinst", "postinst", "prerm", "postrm"} {
 		if _, err := os.Stat(filepath.Join(ctl, s)); err == nil {
 			t.Errorf(".deb has a %s script; the package must start nothing", s)
+		}
+	}
+	// Debian's copyright file names the license and carries its text.
+	cp, err := exec.Command("dpkg-deb", "--fsys-tarfile", deb).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := exec.Command("tar", "-xOf", "-", "./usr/share/doc/adldapctl/copyright")
+	x.Stdin = strings.NewReader(string(cp))
+	copyright, err := x.Output()
+	if err != nil {
+		t.Fatalf("copyright: %v", err)
+	}
+	for _, w := range []string{"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n",
+		"\nFiles: *\n", "\nLicense: Apache-2.0\n", "Apache License\n", "\n .\n", "END OF TERMS AND CONDITIONS"} {
+		if !strings.Contains(string(copyright), w) {
+			t.Errorf("copyright lacks %q", w)
 		}
 	}
 }
