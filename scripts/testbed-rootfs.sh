@@ -10,11 +10,11 @@
 #      when they are missing (apt-get update runs only then);
 #   2. builds a Debian bookworm minbase rootfs with systemd, dbus,
 #      ca-certificates, logrotate and curl, and caches it as a tarball at
-#      ${ADLDAPCTL_TESTBED_CACHE:-/var/cache/adldapctl-testbeds}/bookworm-rootfs.tar
+#      ${ADLDAPCTL_TESTBED_CACHE:-/var/cache/adldapctl-testbeds}/bookworm-rootfs-2.tar
 #      (built in a temporary directory, then renamed into place; skipped when
 #      the tarball is already there);
 #   3. (all, sysv) builds a second tarball from the first,
-#      $CACHE/bookworm-sysv-rootfs.tar: the same rootfs with sysvinit-core
+#      $CACHE/bookworm-sysv-rootfs-2.tar: the same rootfs with sysvinit-core
 #      installed by apt in a chroot, so /sbin/init is SysV init (systemd-sysv
 #      is removed; systemd's binaries stay but never run as PID 1).
 # It prints the path of each tarball it was asked for on stdout. Concurrent runs wait for each other
@@ -35,11 +35,16 @@ host_mirror() {
 }
 MIRROR=${ADLDAPCTL_TESTBED_MIRROR:-$(host_mirror)}
 SUITE=bookworm
-TARBALL="$CACHE/$SUITE-rootfs.tar"
-SYSV_TARBALL="$CACHE/$SUITE-sysv-rootfs.tar"
+# The -N suffix is the rootfs content's version: bump it when INCLUDE
+# changes, so a cached rootfs without the new packages is rebuilt.
+ROOTFS_REV=2
+TARBALL="$CACHE/$SUITE-rootfs-$ROOTFS_REV.tar"
+SYSV_TARBALL="$CACHE/$SUITE-sysv-rootfs-$ROOTFS_REV.tar"
 WHAT=${1:-all}
 case "$WHAT" in all|systemd|sysv) ;; *) printf 'usage: %s [all|systemd|sysv]\n' "$0" >&2; exit 2 ;; esac
-INCLUDE=systemd,systemd-sysv,dbus,ca-certificates,logrotate,curl
+# man-db and bash-completion: the .deb test reads `man adldapctl` and
+# completes `adldapctl <TAB>` inside the container.
+INCLUDE=systemd,systemd-sysv,dbus,ca-certificates,logrotate,curl,man-db,bash-completion
 
 log() { printf 'testbed-rootfs: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -65,6 +70,14 @@ if command -v flock >/dev/null 2>&1; then
 	exec 9>"$CACHE/.lock"
 	flock 9
 fi
+
+# Older revisions of the rootfs are dead weight (hundreds of MB each).
+for old in "$CACHE/$SUITE-rootfs.tar" "$CACHE/$SUITE-sysv-rootfs.tar" "$CACHE/$SUITE"-rootfs-[0-9]*.tar "$CACHE/$SUITE"-sysv-rootfs-[0-9]*.tar; do
+	[ -e "$old" ] || continue
+	case "$old" in "$TARBALL"|"$SYSV_TARBALL") continue ;; esac
+	log "removing an older rootfs revision: $old"
+	rm -f "$old"
+done
 
 work=
 cleanup() {

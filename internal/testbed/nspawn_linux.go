@@ -34,12 +34,12 @@ const DefaultCacheDir = "/var/cache/adldapctl-testbeds"
 const containerPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // RootfsTarball is the path of the cached bookworm rootfs tarball.
-func RootfsTarball() string { return cachePath("bookworm-rootfs.tar") }
+func RootfsTarball() string { return cachePath("bookworm-rootfs-2.tar") }
 
 // SysVRootfsTarball is the path of the cached bookworm rootfs with
 // sysvinit-core as /sbin/init (built from RootfsTarball by
 // scripts/testbed-rootfs.sh).
-func SysVRootfsTarball() string { return cachePath("bookworm-sysv-rootfs.tar") }
+func SysVRootfsTarball() string { return cachePath("bookworm-sysv-rootfs-2.tar") }
 
 func cachePath(name string) string {
 	dir := os.Getenv("ADLDAPCTL_TESTBED_CACHE")
