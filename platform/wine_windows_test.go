@@ -437,6 +437,20 @@ func TestWindowsServiceEnv(t *testing.T) {
 	if err != nil || !res.Changed || !res.Registry {
 		t.Fatalf("SetServiceEnv: %+v %v", res, err)
 	}
+	if res.Note != "" {
+		t.Errorf("SetServiceEnv note: %s", res.Note)
+	}
+	// nssm's Parameters key now holds the password: SYSTEM and
+	// Administrators only, not inherited from the service key.
+	sd, err := windows.GetNamedSecurityInfo(`MACHINE\`+serviceKeyPath(nssm)+`\Parameters`, windows.SE_REGISTRY_KEY, windows.DACL_SECURITY_INFORMATION)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (Wine drops the protected flag, P, from what it reports; the ACEs
+	// are what it enforces.)
+	if sddl := strings.Replace(sd.String(), "D:P", "D:", 1); sddl != "D:(A;OICI;KA;;;SY)(A;OICI;KA;;;BA)" {
+		t.Errorf("Parameters ACL: %s, want SYSTEM and Administrators only", sddl)
+	}
 	wantFiles := []string{`HKLM\` + serviceKeyPath(nssm) + `\Parameters\AppEnvironmentExtra`, `HKLM\` + serviceKeyPath(direct) + `\Environment`}
 	if !slices.Equal(res.Files, wantFiles) {
 		t.Errorf("Files: %q, want %q", res.Files, wantFiles)
