@@ -322,8 +322,10 @@ func count(all []StoredCert, fp, store string) int {
 
 func TestWindowsCertStore(t *testing.T) {
 	needWine(t)
-	// Not t.TempDir: Wine refuses to delete a file its rename replaced
-	// ("Invalid function"), and TempDir's cleanup would fail the test.
+	// Not t.TempDir: Go's os.RemoveAll of a folder with files in it fails
+	// under Wine 8 ("unlinkat ...: Invalid function"; os.Remove works),
+	// and TempDir's cleanup would fail the test. The prefix is thrown
+	// away anyway.
 	state, err := os.MkdirTemp("", "certstore")
 	if err != nil {
 		t.Fatal(err)
@@ -577,5 +579,25 @@ func TestWindowsKnownFoldersAndDetect(t *testing.T) {
 	}
 	if _, err := (&Platform{OS: "windows", Root: `C:\r`}).CertStore(); !errors.Is(err, ErrNotSupported) {
 		t.Errorf("CertStore under --root: %v", err)
+	}
+}
+
+func TestWindowsElevationRefused(t *testing.T) {
+	needWine(t)
+	p, err := Detect("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isElevated() {
+		t.Fatal("the Wine prefix's user is not elevated: every mutating command would refuse")
+	}
+	defer func(f func() bool) { isElevated = f }(isElevated)
+	isElevated = func() bool { return false } // a standard user, or an admin before UAC
+	err = p.RequireElevation()
+	if !errors.Is(err, ErrNeedsElevation) || !strings.Contains(err.Error(), "elevated prompt") {
+		t.Errorf("RequireElevation as a standard user: %v", err)
+	}
+	if err := (&Platform{OS: "windows", Root: `C:\sandbox`}).RequireElevation(); err != nil {
+		t.Errorf("under --root: %v", err)
 	}
 }
