@@ -85,7 +85,6 @@ func restrictKey(key string) error {
 		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, dacl, nil)
 }
 
-
 // regString reads a string value (REG_SZ, or REG_EXPAND_SZ expanded); ""
 // when missing.
 func regString(k registry.Key, name string) string {
