@@ -4,7 +4,9 @@ package platform
 
 import "golang.org/x/sys/windows"
 
-func isElevated() bool { return windows.GetCurrentProcessToken().IsElevated() }
+// isElevated reports whether the process token is elevated (an
+// administrator past UAC). A variable so tests can play a standard user.
+var isElevated = func() bool { return windows.GetCurrentProcessToken().IsElevated() }
 
 // OwnByAdmin is a no-op on Windows: the install folder's ACL (SYSTEM and
 // Administrators) is inherited.

@@ -33,8 +33,11 @@ const (
 
 // FindConnector looks for an installed connector on Windows: the MSI
 // uninstall entry with ConnectorUpgradeCode (or the connector's
-// DisplayName), and the service's ImagePath. It returns nil, nil when
-// there is none, and ErrNotSupported off Windows or under --root.
+// DisplayName), and the service's ImagePath. A service registered
+// without an uninstall entry is still reported (ProductCode ""), with
+// InstallLocation from the program's folder when the entry records none
+// (the official MSI records none). It returns nil, nil when there is
+// neither, and ErrNotSupported off Windows or under --root.
 func (p *Platform) FindConnector() (*ConnectorProduct, error) {
 	if p.OS != "windows" || p.Sandboxed() {
 		return nil, ErrNotSupported

@@ -85,16 +85,6 @@ func restrictKey(key string) error {
 		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, dacl, nil)
 }
 
-// keyExists reports whether HKLM\key exists.
-func keyExists(key string) bool {
-	k, err := registry.OpenKey(registry.LOCAL_MACHINE, key, registry.QUERY_VALUE)
-	if err != nil {
-		return false
-	}
-	k.Close()
-	return true
-}
-
 // regString reads a string value (REG_SZ, or REG_EXPAND_SZ expanded); ""
 // when missing.
 func regString(k registry.Key, name string) string {

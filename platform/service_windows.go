@@ -105,6 +105,13 @@ func commandLine(exe string, args []string) string {
 	return s
 }
 
+// Install creates spec's service, or repairs one that differs (command
+// line, names, automatic start), sets the recovery actions (restart on
+// failure) and merges spec.Env into the service's Environment value.
+// Windows services have no working folder and no log file of their own:
+// spec.WorkingDir and spec.LogFile are not used, so Args must name files
+// by absolute path (or the service must be hosted by nssm, whose
+// AppDirectory sets the folder).
 func (w *windowsServices) Install(spec ServiceSpec) (bool, error) {
 	if spec.Name == "" || spec.Exec == "" {
 		return false, errors.New("service install: a name and a program are needed")

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -120,5 +121,30 @@ func TestWindowsPathShape(t *testing.T) {
 	}
 	if winDir(`C:\a b\node.exe`) != `C:\a b` || winDir(`C:\node.exe`) != `C:\` || winDir("node.exe") != "" {
 		t.Error("winDir")
+	}
+}
+
+func TestImportRecord(t *testing.T) {
+	r := importRecord{path: t.TempDir() + "/state/trusted-cas.txt"}
+	if set, err := r.read(); err != nil || len(set) != 0 {
+		t.Fatalf("missing record: %v %v", set, err)
+	}
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	if err := r.update(func(m map[string]bool) { m[b], m[a] = true, true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.update(func(m map[string]bool) { delete(m, b) }); err != nil {
+		t.Fatal(err)
+	}
+	set, err := r.read()
+	if err != nil || len(set) != 1 || !set[a] {
+		t.Errorf("after add and remove: %v %v", set, err)
+	}
+	// Lines that are not SHA-256 fingerprints are ignored.
+	if err := os.WriteFile(r.path, []byte("junk\n"+strings.ToUpper(b)+"\n"+strings.Repeat("z", 64)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if set, _ := r.read(); len(set) != 1 || !set[b] {
+		t.Errorf("hand-edited record: %v", set)
 	}
 }

@@ -23,6 +23,7 @@ var windowsTests = []string{
 	"TestWindowsServiceEnv",
 	"TestWindowsFindConnector",
 	"TestWindowsKnownFoldersAndDetect",
+	"TestWindowsElevationRefused",
 }
 
 // TestWindowsUnderWine builds this package's tests for Windows and runs

@@ -322,8 +322,10 @@ func count(all []StoredCert, fp, store string) int {
 
 func TestWindowsCertStore(t *testing.T) {
 	needWine(t)
-	// Not t.TempDir: Wine refuses to delete a file its rename replaced
-	// ("Invalid function"), and TempDir's cleanup would fail the test.
+	// Not t.TempDir: Go's os.RemoveAll of a folder with files in it fails
+	// under Wine 8 ("unlinkat ...: Invalid function"; os.Remove works),
+	// and TempDir's cleanup would fail the test. The prefix is thrown
+	// away anyway.
 	state, err := os.MkdirTemp("", "certstore")
 	if err != nil {
 		t.Fatal(err)
@@ -436,6 +438,20 @@ func TestWindowsServiceEnv(t *testing.T) {
 	res, err := p.SetServiceEnv(env)
 	if err != nil || !res.Changed || !res.Registry {
 		t.Fatalf("SetServiceEnv: %+v %v", res, err)
+	}
+	if res.Note != "" {
+		t.Errorf("SetServiceEnv note: %s", res.Note)
+	}
+	// nssm's Parameters key now holds the password: SYSTEM and
+	// Administrators only, not inherited from the service key.
+	sd, err := windows.GetNamedSecurityInfo(`MACHINE\`+serviceKeyPath(nssm)+`\Parameters`, windows.SE_REGISTRY_KEY, windows.DACL_SECURITY_INFORMATION)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (Wine drops the protected flag, P, from what it reports; the ACEs
+	// are what it enforces.)
+	if sddl := strings.Replace(sd.String(), "D:P", "D:", 1); sddl != "D:(A;OICI;KA;;;SY)(A;OICI;KA;;;BA)" {
+		t.Errorf("Parameters ACL: %s, want SYSTEM and Administrators only", sddl)
 	}
 	wantFiles := []string{`HKLM\` + serviceKeyPath(nssm) + `\Parameters\AppEnvironmentExtra`, `HKLM\` + serviceKeyPath(direct) + `\Environment`}
 	if !slices.Equal(res.Files, wantFiles) {
@@ -563,5 +579,25 @@ func TestWindowsKnownFoldersAndDetect(t *testing.T) {
 	}
 	if _, err := (&Platform{OS: "windows", Root: `C:\r`}).CertStore(); !errors.Is(err, ErrNotSupported) {
 		t.Errorf("CertStore under --root: %v", err)
+	}
+}
+
+func TestWindowsElevationRefused(t *testing.T) {
+	needWine(t)
+	p, err := Detect("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isElevated() {
+		t.Fatal("the Wine prefix's user is not elevated: every mutating command would refuse")
+	}
+	defer func(f func() bool) { isElevated = f }(isElevated)
+	isElevated = func() bool { return false } // a standard user, or an admin before UAC
+	err = p.RequireElevation()
+	if !errors.Is(err, ErrNeedsElevation) || !strings.Contains(err.Error(), "elevated prompt") {
+		t.Errorf("RequireElevation as a standard user: %v", err)
+	}
+	if err := (&Platform{OS: "windows", Root: `C:\sandbox`}).RequireElevation(); err != nil {
+		t.Errorf("under --root: %v", err)
 	}
 }

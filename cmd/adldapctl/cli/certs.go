@@ -69,8 +69,11 @@ func (a *app) certsCmd() *cobra.Command {
 		Short: "Import, list and remove CA certificates the connector trusts",
 		Long: `certs puts a CA chain into the OS trust store the connector reads
 (<openssl version -d>/certs, filled from the distro's anchor folder by its
-update command), and into the SSL_CA_PATH folder when config.json sets one,
-then restarts the connector so it reads them.`,
+update command; on Windows the LocalMachine Root store for roots and CA
+for intermediates), and into the SSL_CA_PATH folder when config.json sets
+one, then restarts the connector so it reads them. Under --root on Windows
+certs refuses: the stores are not files, and a --root run never changes
+the host's stores.`,
 	}
 	cmd.AddCommand(a.certsImportCmd(), a.certsListCmd(), a.certsRemoveCmd())
 	return cmd

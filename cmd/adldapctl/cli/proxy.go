@@ -63,8 +63,9 @@ func (a *app) proxyCmd() *cobra.Command {
 		Short: "Set, show or clear the proxy the connector uses (HTTP_PROXY)",
 		Long: `The connector takes its proxy from HTTP_PROXY: in the service's environment
 first, then in config.json. "proxy set" writes both (the service environment
-through a root-only file, never the unit file) and restarts the service; the
-password is never shown.`,
+through a root-only file, never the unit file; on Windows the service's
+registry environment: nssm's AppEnvironmentExtra, or the service's
+Environment value) and restarts the service; the password is never shown.`,
 	}
 	set := &proxySetOptions{}
 	setCmd := &cobra.Command{
