@@ -366,6 +366,14 @@ func (s *msiStep) restoreFiles(m *MSIState) error {
 		if err := os.Chmod(cfg, 0o600); err != nil {
 			return err
 		}
+		if err := makePrivate(cfg, false); err != nil {
+			s.in.logf("warning: make %s readable by SYSTEM and Administrators only: %v", cfg, err)
+		}
+	}
+	if certs := filepath.Join(dir, connector.CertsDir); exists(certs) {
+		if err := makePrivate(certs, true); err != nil {
+			s.in.logf("warning: make %s readable by SYSTEM and Administrators only: %v", certs, err)
+		}
 	}
 	return nil
 }

@@ -13,3 +13,6 @@ func waitProcess(context.Context, int) error { return nil }
 
 // restrictDir: the folder's mode (0700) already keeps others out.
 func restrictDir(string) error { return nil }
+
+// makePrivate: modes (0600, carried from the backup) already do it.
+func makePrivate(string, bool) error { return nil }

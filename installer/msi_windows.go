@@ -55,8 +55,20 @@ func waitProcess(ctx context.Context, pid int) error {
 // restrictDir gives dir a protected ACL: full control for SYSTEM and
 // Administrators, inherited by what is created in it, nothing for anyone
 // else (ProgramData's own ACL lets every user read).
-func restrictDir(dir string) error {
-	sd, err := windows.SecurityDescriptorFromString("D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)")
+func restrictDir(dir string) error { return restrict(dir, "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)") }
+
+// makePrivate gives a customer file (config.json) or folder (certs) the
+// ACL the connector's secrets need: SYSTEM (the service's account) and
+// Administrators only.
+func makePrivate(path string, dir bool) error {
+	if dir {
+		return restrictDir(path)
+	}
+	return restrict(path, "D:P(A;;FA;;;SY)(A;;FA;;;BA)")
+}
+
+func restrict(path, sddl string) error {
+	sd, err := windows.SecurityDescriptorFromString(sddl)
 	if err != nil {
 		return err
 	}
@@ -64,7 +76,7 @@ func restrictDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	err = windows.SetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT,
+	err = windows.SetNamedSecurityInfo(path, windows.SE_FILE_OBJECT,
 		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, dacl, nil)
 	if errors.Is(err, windows.ERROR_CALL_NOT_IMPLEMENTED) {
 		return nil // Wine without ACL support
