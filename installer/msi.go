@@ -700,8 +700,10 @@ func (s *msiStep) runMSI(ctx context.Context, j *Journal, op string, args []stri
 		return 0, err
 	}
 	var hookErr, saveErr error
-	var out bytes.Buffer
-	err := in.run.Run(ctx, &Command{Path: msiexecPath(), Args: args, Stdout: &out, Stderr: &out,
+	// No pipes: the services msiexec starts inherit its handles and would
+	// hold a pipe open long after msiexec exits. /qn prints nothing; the
+	// verbose log is the output.
+	err := in.run.Run(ctx, &Command{Path: msiexecPath(), Args: args,
 		Started: func(pid int) {
 			m.PID = pid
 			saveErr = in.save(j)
