@@ -91,6 +91,11 @@ func (in *Installer) artifact(ctx context.Context, src updater.Source, rel *upda
 // host's node; a refusal changes nothing. It returns the manifest's text,
 // which Stage compares with the one it extracts.
 func (in *Installer) checkBundle(ctx context.Context, artifact string, rel *updater.Release) (*updater.BundleManifest, []byte, error) {
+	if in.p.OS == "windows" {
+		// The artifact is the release's MSI (the Windows step checks it);
+		// bundles are Linux trees.
+		return nil, nil, nil
+	}
 	m, raw, found, err := updater.ReadBundleManifest(artifact)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrUnsafeArchive, err)
@@ -100,9 +105,6 @@ func (in *Installer) checkBundle(ctx context.Context, artifact string, rel *upda
 	}
 	if c, err := updater.CompareVersions(m.ConnectorVersion, rel.Version.String()); err != nil || c != 0 {
 		return nil, nil, fmt.Errorf("%w: the bundle holds connector %s, not %s: nothing was changed", ErrBundleVersion, m.ConnectorVersion, rel.Version)
-	}
-	if in.p.OS == "windows" {
-		return nil, nil, fmt.Errorf("%w: bundles are for Linux", updater.ErrBundleMismatch)
 	}
 	host, err := in.nodeHost(ctx)
 	if err != nil {

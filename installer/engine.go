@@ -210,7 +210,7 @@ func (in *Installer) Run(ctx context.Context, plan Plan) (*Result, error) {
 	}
 	j.KeepOld = !fresh && !res.Repair
 	stage := func() error {
-		nodeVer, err := in.step.Stage(ctx, got.Path, manifest)
+		nodeVer, err := in.step.Stage(ctx, j, got.Path, manifest)
 		rec.Node = nodeVer
 		return err
 	}
@@ -248,8 +248,8 @@ func (in *Installer) resolve(ctx context.Context, plan Plan) (*updater.Release, 
 // supported fails plainly, before anything is written, where this build
 // cannot run a transaction.
 func (in *Installer) supported() error {
-	if in.p.OS == "windows" {
-		return fmt.Errorf("installing, updating and removing the connector on Windows: %w; use the connector's MSI for now", platform.ErrNotSupported)
+	if in.p.OS == "windows" && in.p.Sandboxed() {
+		return fmt.Errorf("installing, updating and removing the connector on Windows under --root: %w: msiexec installs into the real system only; leave --root out", platform.ErrNotSupported)
 	}
 	if in.o.Services == nil {
 		return in.p.CheckServiceSupport()

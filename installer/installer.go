@@ -43,6 +43,18 @@ type Options struct {
 
 	StartTimeout time.Duration // how long the service may take to come up (default Stable + 60s)
 	Stable       time.Duration // how long it must stay up without restarting (default 3s; --health-grace)
+	// FindConnector finds the installed connector on Windows (the MSI
+	// product and its service); nil means Platform.FindConnector.
+	FindConnector func() (*platform.ConnectorProduct, error)
+	// MSIBusyWait bounds how long an msiexec run waits for another
+	// installation to finish (msiexec exit 1618, or an msiexec an
+	// interrupted run left behind); default 10 minutes.
+	MSIBusyWait time.Duration
+	// WaitProcess waits until process pid has exited, or ctx ends; nil
+	// means the OS's (Windows: an msiexec.exe left running by a killed
+	// adldapctl).
+	WaitProcess func(ctx context.Context, pid int) error
+
 	// Probe must succeed (within StartTimeout) once the service is up;
 	// nil means the connector's own probe: an answer on config.json's PORT
 	// when it sets one.
@@ -69,6 +81,9 @@ type Command struct {
 	Env    []string // nil means the current environment
 	Stdout io.Writer
 	Stderr io.Writer
+	// Started, when set, is called with the process id once the program
+	// runs (before Run waits for it).
+	Started func(pid int)
 }
 
 type execRunner struct{}
@@ -78,7 +93,13 @@ func (execRunner) LookPath(name string) (string, error) { return exec.LookPath(n
 func (execRunner) Run(ctx context.Context, c *Command) error {
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = c.Dir, c.Env, c.Stdout, c.Stderr
-	return cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	if c.Started != nil {
+		c.Started(cmd.Process.Pid)
+	}
+	return cmd.Wait()
 }
 
 // Installer runs transactions on one platform.
@@ -91,6 +112,7 @@ type Installer struct {
 	fetch    Fetcher
 	hook     func(string) error
 	step     Step
+	notes    []string // what the step wants the result to say (a reboot is needed)
 }
 
 // New returns an Installer.
@@ -127,7 +149,20 @@ func New(o Options) *Installer {
 	if in.o.Probe == nil {
 		in.o.Probe = in.portProbe
 	}
-	in.step = &treeStep{in: in}
+	if in.o.MSIBusyWait == 0 {
+		in.o.MSIBusyWait = 10 * time.Minute
+	}
+	if in.o.FindConnector == nil {
+		in.o.FindConnector = in.p.FindConnector
+	}
+	if in.o.WaitProcess == nil {
+		in.o.WaitProcess = waitProcess
+	}
+	if in.p.OS == "windows" {
+		in.step = &msiStep{in: in}
+	} else {
+		in.step = &treeStep{in: in}
+	}
 	return in
 }
 
@@ -165,15 +200,18 @@ func (in *Installer) Installed() (*connector.InstallRecord, error) {
 
 // PreviousVersion returns the kept previous version's record, or nil.
 func (in *Installer) PreviousVersion() (*connector.InstallRecord, error) {
-	if _, err := os.Stat(in.previous()); err != nil {
-		return nil, nil
-	}
 	r, err := connector.ReadRecord(in.previousRecordPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
+		if !in.step.Kept("") {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("previous version's record %s: %w", in.previousRecordPath(), err)
+	}
+	if !in.step.Kept(r.Version) {
+		return nil, nil
 	}
 	return r, nil
 }

@@ -55,7 +55,10 @@ type Journal struct {
 	Record       json.RawMessage `json:"record,omitempty"`
 	PrevRecord   json.RawMessage `json:"prev_record,omitempty"`
 	StartedAt    time.Time       `json:"started_at"`
-	path         string
+	// MSI is what the Windows step needs to finish or undo an MSI
+	// switch (absent on Linux).
+	MSI  *MSIState `json:"msi,omitempty"`
+	path string
 }
 
 // JournalFile is the journal's name in the state dir.
@@ -108,6 +111,9 @@ func readJournal(p *platform.Platform, installed *connector.InstallRecord) (*Jou
 		return nil, refuse("has data after its JSON object")
 	}
 	if why := j.check(installed); why != "" {
+		return nil, refuse(why)
+	}
+	if why := j.MSI.check(p); why != "" {
 		return nil, refuse(why)
 	}
 	j.path = path
@@ -181,6 +187,17 @@ func (j *Journal) check(installed *connector.InstallRecord) string {
 // then gives the hook its say.
 func (in *Installer) enter(j *Journal, phase string) error {
 	j.Phase = phase
+	if err := in.save(j); err != nil {
+		return err
+	}
+	return in.hook(phase)
+}
+
+// save writes j as it is now (fsync'd file and folder).
+func (in *Installer) save(j *Journal) error {
+	if j.path == "" {
+		return nil // not journaled (uninstall)
+	}
 	b, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {
 		return err
@@ -188,7 +205,7 @@ func (in *Installer) enter(j *Journal, phase string) error {
 	if err := platform.WriteFileAtomicMode(j.path, b, 0o600); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
-	return in.hook(phase)
+	return nil
 }
 
 func (j *Journal) clear() error {

@@ -41,6 +41,7 @@ func (in *Installer) Recover(ctx context.Context) (string, error) {
 		if err := in.svc.Start(in.p.Service); err != nil {
 			errs = append(errs, fmt.Errorf("%w: %s: %v; see %s", ErrServiceRestart, in.p.Service, err, in.p.Paths.LogFile))
 		}
+		in.startAdmin()
 	}
 	done := func(msg string) (string, error) {
 		if err := j.clear(); err != nil {
@@ -73,7 +74,7 @@ func (in *Installer) Recover(ctx context.Context) (string, error) {
 	if j.Fresh {
 		// Nothing to return to: finish the install when the new tree made
 		// it into place, otherwise clean up as if it never started.
-		in.step.RestorePreInstall()
+		in.step.RestorePreInstall(j)
 		if in.step.Live() {
 			if _, err := in.step.Register(ctx); err != nil {
 				return "", err

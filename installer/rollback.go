@@ -40,7 +40,7 @@ func (in *Installer) rollback(ctx context.Context, plan Plan) (*Result, error) {
 	rec.LastResult = "rollback from " + cur.Version + " ok"
 	stage := func() error {
 		in.logf("staging kept version %s", prev.Version)
-		return in.step.StagePrevious()
+		return in.step.StagePrevious(j)
 	}
 	if err := in.transact(ctx, j, res, &rec, stage, plan.Ticket, plan.NoStart); err != nil {
 		return res, err

@@ -25,22 +25,27 @@ type Step interface {
 	// touching it, and returns the node version it will run on. bundle is
 	// the manifest text of a bundle checked against the host (its
 	// dependencies are in it: npm does not run), nil for a source release.
-	Stage(ctx context.Context, artifact string, bundle []byte) (nodeVersion string, err error)
+	// It may record what recovery needs in j (and save it with
+	// Installer.save).
+	Stage(ctx context.Context, j *Journal, artifact string, bundle []byte) (nodeVersion string, err error)
 	// StagePrevious prepares the kept previous version (rollback).
-	StagePrevious() error
+	StagePrevious(j *Journal) error
+	// Kept reports whether the version kept for rollback, version, is
+	// still there to go back to.
+	Kept(version string) bool
 	// Unstage discards what Stage or StagePrevious prepared (a rollback's
 	// previous version goes back to being kept).
 	Unstage(j *Journal) error
 	// Switch puts the staged version in place with the customer's files as
 	// they are now, writing ticket into config.json when set.
-	Switch(ctx context.Context, ticket string) (configWritten bool, err error)
+	Switch(ctx context.Context, j *Journal, ticket string) (configWritten bool, err error)
 	// Register makes sure the service is registered as it should be.
 	Register(ctx context.Context) (changed bool, err error)
 	// Restore puts back the version that was live before the switch, with
 	// the customer's files as they were at switch time.
 	Restore(j *Journal) error
 	// RestorePreInstall undoes an interrupted fresh install's switch.
-	RestorePreInstall()
+	RestorePreInstall(j *Journal)
 	// Commit makes the switched version the installed one: writes the
 	// install record, keeps the one before for rollback, prunes older.
 	Commit(j *Journal) error
@@ -59,7 +64,7 @@ func (s *treeStep) Live() bool {
 // Stage extracts the artifact to the staging folder and installs its
 // dependencies (a bundle has them already). Nothing in the install dir is
 // touched.
-func (s *treeStep) Stage(ctx context.Context, artifact string, bundle []byte) (string, error) {
+func (s *treeStep) Stage(ctx context.Context, _ *Journal, artifact string, bundle []byte) (string, error) {
 	in := s.in
 	st := in.staging()
 	if err := os.RemoveAll(st); err != nil {
@@ -102,7 +107,9 @@ func (s *treeStep) Stage(ctx context.Context, artifact string, bundle []byte) (s
 	return nodeVer, nil
 }
 
-func (s *treeStep) StagePrevious() error {
+func (s *treeStep) Kept(string) bool { return exists(s.in.previous()) }
+
+func (s *treeStep) StagePrevious(*Journal) error {
 	in := s.in
 	if err := os.RemoveAll(in.staging()); err != nil {
 		return err
@@ -125,7 +132,7 @@ func (s *treeStep) Unstage(j *Journal) error {
 
 // Switch copies the customer's files from the install dir into the staged
 // tree, writes the ticket, and swaps the trees.
-func (s *treeStep) Switch(ctx context.Context, ticket string) (bool, error) {
+func (s *treeStep) Switch(ctx context.Context, _ *Journal, ticket string) (bool, error) {
 	written, err := s.carryCustomerFiles(ticket)
 	if err != nil {
 		return false, err
@@ -284,7 +291,7 @@ func (s *treeStep) Restore(j *Journal) error {
 // RestorePreInstall puts back a folder that held only the customer's
 // pre-staged files (config.json, certs/) when a fresh install stopped
 // between moving it aside and moving the new tree in.
-func (s *treeStep) RestorePreInstall() {
+func (s *treeStep) RestorePreInstall(*Journal) {
 	in := s.in
 	dir := in.p.Paths.InstallDir
 	if !exists(dir) && exists(in.old()) {

@@ -39,7 +39,7 @@ func (in *Installer) transact(ctx context.Context, j *Journal, res *Result, rec 
 	if err := in.enter(j, PhaseSwitch); err != nil {
 		return in.undo(j, err)
 	}
-	written, err := in.step.Switch(ctx, ticket)
+	written, err := in.step.Switch(ctx, j, ticket)
 	if err != nil {
 		return in.undo(j, err)
 	}
@@ -62,6 +62,7 @@ func (in *Installer) transact(ctx context.Context, j *Journal, res *Result, rec 
 			return in.undo(j, fmt.Errorf("start service %s: %w; see %s", in.p.Service, err, in.p.Paths.LogFile))
 		}
 		res.Started = true
+		in.startAdmin()
 	}
 
 	if err := in.enter(j, PhaseHealth); err != nil {
@@ -89,7 +90,26 @@ func (in *Installer) transact(ctx context.Context, j *Journal, res *Result, rec 
 	if in.fileOnly {
 		res.Notes = append(res.Notes, "--root: the service was written under the root and not started")
 	}
+	res.Notes = append(res.Notes, in.notes...)
 	return nil
+}
+
+// startAdmin starts the connector's admin console service (Windows) when
+// it is registered and not running; it is not part of the health gate, so
+// a failure is a warning.
+func (in *Installer) startAdmin() {
+	name := in.p.AdminService
+	if name == "" || in.fileOnly {
+		return
+	}
+	st, err := in.svc.Status(name)
+	if err != nil || !st.Installed || st.Running() {
+		return
+	}
+	if err := in.svc.Start(name); err != nil {
+		in.logf("warning: start %s: %v", name, err)
+		in.notes = append(in.notes, fmt.Sprintf("%s did not start: %v; start it with the Services console", name, err))
+	}
 }
 
 // abortBeforeSwitch undoes a transaction that has not switched yet: the
@@ -105,6 +125,7 @@ func (in *Installer) abortBeforeSwitch(j *Journal, cause error) error {
 			errs = append(errs, fmt.Errorf("%w: %s was stopped for the %s and did not start again: %v; see %s",
 				ErrServiceRestart, in.p.Service, j.Op, err, in.p.Paths.LogFile))
 		}
+		in.startAdmin()
 	}
 	if err := j.clear(); err != nil {
 		errs = append(errs, err)
@@ -121,7 +142,7 @@ func (in *Installer) undo(j *Journal, cause error) error {
 	if j.Fresh {
 		// Nothing to return to. A fresh install whose files are in place
 		// stays; the error says what failed.
-		in.step.RestorePreInstall()
+		in.step.RestorePreInstall(j)
 		var errs []error
 		if in.step.Live() && j.Phase != PhaseSwitch {
 			// Installed, but not healthy: keep it (there is nothing to go
@@ -154,6 +175,7 @@ func (in *Installer) undo(j *Journal, cause error) error {
 		if err := in.svc.Start(in.p.Service); err != nil {
 			rb.Restart = fmt.Errorf("%w: %s did not start after the rollback to %s: %v; see %s", ErrServiceRestart, in.p.Service, to, err, in.p.Paths.LogFile)
 		}
+		in.startAdmin()
 	}
 	if err := j.clear(); err != nil {
 		rb.Restart = errors.Join(rb.Restart, err)

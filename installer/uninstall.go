@@ -26,6 +26,9 @@ func (in *Installer) Uninstall(purge bool) (*UninstallResult, error) {
 	if err := in.supported(); err != nil {
 		return nil, err
 	}
+	if ms, ok := in.step.(*msiStep); ok {
+		return ms.uninstall(purge)
+	}
 	svc := in.svc
 	hadUnit := exists(p.Paths.UnitFile)
 	if err := svc.Uninstall(p.Service); err != nil {

@@ -213,7 +213,7 @@ func checkConfigValid(_ context.Context, env *Env) Outcome {
 
 func checkConfigPerms(_ context.Context, env *Env) Outcome {
 	if env.Platform.OS == "windows" {
-		return Skipped("the ACL check of config.json on Windows is not built yet")
+		return checkConfigACL(env)
 	}
 	var open []string
 	cfgPath := env.Platform.Paths.ConfigFile
@@ -244,6 +244,45 @@ func checkConfigPerms(_ context.Context, env *Env) Outcome {
 			fmt.Sprintf("chmod 600 %s && chmod -R go-rwx %s", cfgPath, certs)).With("files", open)
 	}
 	return Passed("config.json and certs/ are readable by their owner only")
+}
+
+// checkConfigACL is config.perms on Windows: no one but SYSTEM (the
+// service's account), Administrators and TrustedInstaller may read
+// config.json or anything in certs\.
+func checkConfigACL(env *Env) Outcome {
+	cfgPath := env.Platform.Paths.ConfigFile
+	if _, err := os.Stat(cfgPath); err != nil {
+		return Skipped(cfgPath + " does not exist (see config.valid)")
+	}
+	certs := filepath.Join(env.Platform.Paths.InstallDir, connector.CertsDir)
+	paths := []string{cfgPath}
+	if fi, err := os.Stat(certs); err == nil && fi.IsDir() {
+		paths = append(paths, certs)
+		_ = filepath.WalkDir(certs, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				paths = append(paths, p)
+			}
+			return nil
+		})
+	}
+	var open []string
+	for _, p := range paths {
+		who, err := othersWhoCanRead(p)
+		if errors.Is(err, platform.ErrNotSupported) {
+			return Skipped("the access lists of " + cfgPath + " can only be read on Windows")
+		}
+		if err != nil {
+			return Warned(fmt.Sprintf("the access list of %s cannot be read: %v", p, err), "run adldapctl from an elevated prompt")
+		}
+		if len(who) > 0 {
+			open = append(open, fmt.Sprintf("%s by %s", p, strings.Join(who, ", ")))
+		}
+	}
+	if len(open) > 0 {
+		return Failed("readable by other accounts: "+strings.Join(open, "; ")+" (config.json holds the connector's secrets, certs\\cert.key decrypts the bind password)",
+			aclFix(cfgPath, false)+" && "+aclFix(certs, true)).With("files", open)
+	}
+	return Passed("config.json and certs\\ are readable by SYSTEM and Administrators only")
 }
 
 func checkServiceRunning(_ context.Context, env *Env) Outcome {

@@ -36,7 +36,7 @@ type fetchOptions struct {
 func (f *fetchOptions) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.version, "version", "", "install this connector `VERSION` (default: the latest stable release)")
-	fl.StringVar(&f.from, "from", "", "install from a downloaded source tarball `FILE` (offline)")
+	fl.StringVar(&f.from, "from", "", "install from a downloaded release `FILE` (offline): the source tarball on Linux, adldap-vX.Y.Z.msi on Windows")
 	fl.StringVar(&f.sha256, "sha256", "", "the artifact must have this sha256 `HEX`")
 	fl.BoolVar(&f.requireDigest, "require-digest", false, "refuse an artifact the feed publishes no digest for (GitHub source tarballs) unless --sha256 is given")
 	fl.StringVar(&f.proxy, "proxy", "", "HTTP proxy `URL` for downloads and npm (http://user:pass@host:port)")
@@ -344,6 +344,9 @@ func (a *app) printResult(res *installer.Result) error {
 	}
 	a.printf("  install dir:      %s\n", res.InstallDir)
 	a.printf("  sha256:           %s (%s)\n", res.SHA256, verifiedText(res.Verified))
+	if a.plat.OS == "windows" {
+		a.printf("  customer files:   backed up under %s\\backups and restored byte for byte\n", a.plat.Paths.StateDir)
+	}
 	if res.ConfigWritten {
 		a.printf("  config.json:      provisioning ticket written (mode 0600)\n")
 	} else {
@@ -351,7 +354,7 @@ func (a *app) printResult(res *installer.Result) error {
 	}
 	switch {
 	case res.Started:
-		a.printf("  service:          %s (%s/%s, pid %d)\n", "auth0-adldap", res.Service.Active, res.Service.Sub, res.Service.PID)
+		a.printf("  service:          %s (%s/%s, pid %d)\n", a.plat.Service, res.Service.Active, res.Service.Sub, res.Service.PID)
 	default:
 		a.printf("  service:          registered, not started\n")
 	}

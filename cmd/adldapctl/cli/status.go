@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,8 +30,13 @@ type statusJSON struct {
 	Service         platform.ServiceState `json:"service"`
 	Proxy           string                `json:"proxy,omitempty"`
 	ProxySource     string                `json:"proxy_source,omitempty"`
-	Paths           map[string]string     `json:"paths"`
-	Platform        map[string]string     `json:"platform"`
+	// Product is the connector's MSI product as Windows registers it
+	// (Windows only).
+	Product *platform.ConnectorProduct `json:"product,omitempty"`
+	// AdminService is the admin console service's state (Windows only).
+	AdminService *platform.ServiceState `json:"admin_service,omitempty"`
+	Paths        map[string]string      `json:"paths"`
+	Platform     map[string]string      `json:"platform"`
 }
 
 func (a *app) statusCmd() *cobra.Command {
@@ -46,8 +52,23 @@ func (a *app) statusCmd() *cobra.Command {
 			in := a.installer()
 			s := statusJSON{
 				Paths: map[string]string{"install_dir": p.Paths.InstallDir, "config": p.Paths.ConfigFile,
-					"log": p.Paths.LogFile, "unit": p.Paths.UnitFile, "state": p.Paths.StateDir},
+					"log": p.Paths.LogFile, "unit": p.Paths.UnitFile, "state": p.Paths.StateDir, "cache": p.Paths.CacheDir},
 				Platform: map[string]string{"os": p.OS, "distro": p.Distro, "family": p.Family, "init": p.Init},
+			}
+			if p.OS == "windows" {
+				delete(s.Paths, "unit")
+				prod, err := p.FindConnector()
+				switch {
+				case err == nil:
+					s.Product = prod
+				case !errors.Is(err, platform.ErrNotSupported):
+					a.logf("warning: finding the installed connector: %v", err)
+				}
+				if p.AdminService != "" {
+					if ast, err := p.Services().Status(p.AdminService); err == nil {
+						s.AdminService = &ast
+					}
+				}
 			}
 			rec, err := in.Installed()
 			if err != nil {
@@ -114,9 +135,24 @@ func (a *app) statusCmd() *cobra.Command {
 				glyph = a.paintOut(colorRed, "●")
 			}
 			a.printf("  service:     %s %s: %s\n", glyph, p.Service, svcLine)
+			if s.AdminService != nil {
+				a.printf("  admin:       %s: %s/%s\n", p.AdminService, s.AdminService.Active, s.AdminService.Sub)
+			}
+			if pr := s.Product; pr != nil {
+				a.printf("  MSI product: %s %s %s\n", orDefault(pr.DisplayName, "(no name)"), orDefault(pr.DisplayVersion, "(no version)"), pr.ProductCode)
+				if pr.InstallLocation != "" {
+					a.printf("  installed in: %s\n", pr.InstallLocation)
+				}
+				if pr.ServiceImagePath != "" {
+					a.printf("  service runs: %s (%s)\n", pr.ServiceImagePath, orDefault(pr.Host, "unknown host"))
+				}
+			} else if p.OS == "windows" {
+				a.printf("  MSI product: none registered\n")
+			}
 			a.printf("  install dir: %s\n", p.Paths.InstallDir)
 			a.printf("  config:      %s\n", p.Paths.ConfigFile)
 			a.printf("  log:         %s\n", p.Paths.LogFile)
+			a.printf("  state:       %s\n", p.Paths.StateDir)
 			if s.Proxy != "" {
 				a.printf("  proxy:       %s (from %s)\n", s.Proxy, s.ProxySource)
 			} else {

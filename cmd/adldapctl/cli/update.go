@@ -182,7 +182,7 @@ func (a *app) rollbackCmd() *cobra.Command {
 				return a.writeJSON(res)
 			}
 			a.printf("rolled back from %s to %s\n", res.PreviousVersion, res.Version)
-			a.printf("  service: auth0-adldap (%s/%s, pid %d)\n", res.Service.Active, res.Service.Sub, res.Service.PID)
+			a.printf("  service: %s (%s/%s, pid %d)\n", a.plat.Service, res.Service.Active, res.Service.Sub, res.Service.PID)
 			a.printf("  kept for rollback: %s\n", res.PreviousVersion)
 			return nil
 		},
