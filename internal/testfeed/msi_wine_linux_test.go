@@ -2,6 +2,7 @@ package testfeed
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/adldapctl/adldapctl/internal/testbed"
+	"github.com/adldapctl/adldapctl/updater"
 )
 
 // wineBed is a Wine prefix with the probe at hand.
@@ -255,9 +257,28 @@ func TestMSIUnderWine(t *testing.T) {
 	w := bed.w
 	dir := w.HostPath(InstallDir)
 
-	// Install 6.4.1: files, services, Parameters, ARP entry; the MSI starts
-	// the admin service.
-	bed.msiexec(0, "/i", w.WinPath(msis[0]))
+	// 6.4.1 as a release asset of the feed, downloaded and verified by the
+	// updater, then installed: files, services, Parameters, ARP entry; the
+	// MSI starts the admin service.
+	asset, err := os.ReadFile(msis[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	feedSrv := startServer(t, []ReleaseSpec{{Version: "6.4.1", Assets: []AssetSpec{{Name: MSIName("6.4.1"), Data: asset}}}})
+	feed := &updater.GitHubFeed{BaseURL: feedSrv.URL}
+	rel, err := feed.Release(context.Background(), "6.4.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := feed.Artifact(rel, "windows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&updater.Downloader{}).Fetch(context.Background(), art, t.TempDir(), updater.VerifyOptions{RequireDigest: true})
+	if err != nil || res.Verified != updater.TrustDigest {
+		t.Fatalf("fetch the MSI asset: %+v, %v", res, err)
+	}
+	bed.msiexec(0, "/i", w.WinPath(res.Path))
 	for _, f := range []string{"node.exe", "nssm.exe", "server.js", "package.json", `admin\server.js`, `lib\profileMapper.js`} {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(strings.ReplaceAll(f, `\`, "/")))); err != nil {
 			t.Errorf("installed files: %v", err)
@@ -409,4 +430,130 @@ func TestMSIUnderWine(t *testing.T) {
 		t.Errorf("config.json after msiexec /x: %q", got)
 	}
 	t.Logf("done in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestMSIDirectUnderWine: the Direct variant registers node.exe itself as
+// the services (node.exe --service NAME), ships no nssm.exe, and the
+// service's own Environment value reaches the process.
+func TestMSIDirectUnderWine(t *testing.T) {
+	adminPort, port := freePort(t), freePort(t)
+	o := MSIOptions{Version: "6.4.1", AdminPort: adminPort, Direct: true, NoInstallLocation: true}
+	var msis []string
+	built := make(chan struct{})
+	tmp := t.TempDir()
+	go func() {
+		defer close(built)
+		msis, _ = buildMSIsErr(tmp, o)
+	}()
+	bed := startWineBed(t)
+	<-built
+	if msis == nil {
+		msis = buildMSIs(t, tmp, o)
+	}
+	w := bed.w
+	dir := w.HostPath(InstallDir)
+	bed.msiexec(0, "/i", w.WinPath(msis[0]))
+	if _, err := os.Stat(filepath.Join(dir, "nssm.exe")); err == nil {
+		t.Error("the direct variant ships nssm.exe")
+	}
+	ps := bed.products()
+	if len(ps) != 1 || ps[0].DisplayVersion != "6.4.1" || ps[0].InstallLocation != "" {
+		t.Errorf("uninstall entries (NoInstallLocation, like the official MSI): %+v", ps)
+	}
+	for _, name := range []string{ServiceName, AdminServiceName} {
+		script := InstallDir + `\server.js`
+		if name == AdminServiceName {
+			script = InstallDir + `\admin\server.js`
+		}
+		s := bed.service(name)
+		if want := InstallDir + `\node.exe --service "` + name + `" "` + script + `"`; s.ImagePath != want {
+			t.Errorf("service %s image path %q, want %q", name, s.ImagePath, want)
+		}
+		if got, code := bed.regGet(`HKLM\SYSTEM\CurrentControlSet\Services\`+name+`\Parameters`, "Application"); code != 3 {
+			t.Errorf("service %s has nssm Parameters: %q (exit %d)", name, got, code)
+		}
+	}
+	if s := bed.waitService(AdminServiceName, "running"); s.State != "running" {
+		t.Fatalf("admin service after install: %+v", s)
+	}
+	if a := ask(t, adminPort); !a.Admin || a.Version != "6.4.1" {
+		t.Errorf("admin answer: %+v", a)
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(fmt.Sprintf(`{"PORT": %d}`, port)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key := `HKLM\SYSTEM\CurrentControlSet\Services\` + ServiceName
+	bed.run("reg", "add", key, "/v", "Environment", "/t", "REG_MULTI_SZ", "/d", `HTTPS_PROXY=http://u:p@127.0.0.1:9`, "/f")
+	bed.run("sc", "start", ServiceName)
+	s := bed.waitService(ServiceName, "running")
+	if s.State != "running" {
+		t.Fatalf("connector service: %+v", s)
+	}
+	a := ask(t, port)
+	if a.Version != "6.4.1" || a.Ticket || a.PID != s.PID {
+		t.Errorf("connector answer %+v; service %+v (the service process itself answers)", a, s)
+	}
+	if !a.ProxyEnv || strings.Join(a.ProxyVars, ",") != "HTTPS_PROXY" {
+		t.Errorf("the service's Environment value did not reach it: %+v", a)
+	}
+	bed.run("sc", "stop", ServiceName)
+	if s := bed.waitService(ServiceName, "stopped"); s.State != "stopped" || s.Win32ExitCode != 0 {
+		t.Errorf("after sc stop: %+v", s)
+	}
+	if !refused(port) {
+		t.Error("the service answers after sc stop")
+	}
+}
+
+// TestProbeUnderWine checks the probe's answers on a fresh prefix against
+// what Wine is known to hold.
+func TestProbeUnderWine(t *testing.T) {
+	bed := startWineBed(t)
+	var root []struct {
+		SHA256, SHA1, Subject, Issuer string
+	}
+	bed.probeJSON(&root, "certs", "Root")
+	// Wine fills LocalMachine Root from the host's CA certificates.
+	if len(root) == 0 {
+		t.Error("certs Root: empty")
+	}
+	for i, c := range root {
+		if len(c.SHA256) != 64 || len(c.SHA1) != 40 || c.Subject == "" || i > 0 && root[i-1].SHA256 >= c.SHA256 {
+			t.Errorf("certs Root entry %d: %+v (want hex digests, a subject, sorted by sha256)", i, c)
+			break
+		}
+	}
+	var none []any
+	bed.probeJSON(&none, "certs", "adldapctl-no-such-store")
+	if len(none) != 0 {
+		t.Errorf("a store nobody created: %v", none)
+	}
+	if s := bed.service("adldapctl-no-such-service"); s.Exists || s.Name != "adldapctl-no-such-service" {
+		t.Errorf("svc of a missing service: %+v", s)
+	}
+	const cv = `HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion`
+	if got, code := bed.regGet(cv, "ProgramFilesDir (x86)"); code != 0 || got != `C:\Program Files (x86)` {
+		t.Errorf("ProgramFilesDir (x86) = %q (exit %d)", got, code)
+	}
+	// The two registry views: the same key written through each.
+	const k = `HKLM\SOFTWARE\adldapctl-probe-test`
+	bed.run("reg", "add", k, "/v", "view", "/d", "sixty-four", "/f", "/reg:64")
+	bed.run("reg", "add", k, "/v", "view", "/d", "thirty-two", "/f", "/reg:32")
+	if got, code := bed.regGet(k, "view"); code != 0 || got != "sixty-four" {
+		t.Errorf("64-bit view = %q (exit %d)", got, code)
+	}
+	out, _, code := bed.w.Run(t, bed.probe, "reg", "get", "--32", k, "view")
+	if got := strings.TrimSpace(out); code != 0 || got != "thirty-two" {
+		t.Errorf("32-bit view = %q (exit %d)", got, code)
+	}
+	if _, code := bed.regGet(cv, "adldapctl-no-such-value"); code != 3 {
+		t.Errorf("reg get of a missing value: exit %d, want 3", code)
+	}
+	if _, code := bed.regGet(`HKLM\SOFTWARE\adldapctl-no-such-key`, "x"); code != 3 {
+		t.Errorf("reg get of a missing key: exit %d, want 3", code)
+	}
+	if _, _, code := bed.w.Run(t, bed.probe, "frobnicate"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
 }
