@@ -150,15 +150,23 @@ http.createServer((req, res) => {
 // service is started on install (unless NoStartAdmin), the connector is
 // not. Without Direct, each service's
 // HKLM\SYSTEM\CurrentControlSet\Services\<name>\Parameters key gets nssm's
-// values (REG_EXPAND_SZ, as nssm writes them; <dir> ends with a backslash):
+// values (REG_SZ; real nssm writes REG_EXPAND_SZ, so readers must take
+// both; <dir> ends with a backslash):
 //
 //	Application    <dir>node.exe
 //	AppDirectory   <dir>
 //	AppParameters  "<dir>server.js"   (admin: "<dir>admin\server.js")
 //
-// The uninstall entry has DisplayName ProductName, DisplayVersion the
-// version, Publisher Manufacturer and (unless NoInstallLocation)
-// InstallLocation <dir>.
+// The uninstall entry (an x86 package: under Wine it is in the 32-bit
+// view, HKLM\SOFTWARE\WOW6432Node\...\Uninstall\<ProductCode>) has
+// DisplayName ProductName, DisplayVersion the version, Publisher
+// Manufacturer and, unless NoInstallLocation, InstallLocation
+// InstallDir+`\` (a fixed property: wixl does not sequence the custom
+// action that would copy INSTALLDIR). The UpgradeCode is registered under
+// HKLM\SOFTWARE\Classes\Installer\UpgradeCodes (packed GUIDs).
+//
+// Seen under Wine: the service ImagePath is unquoted; msiexec's exit code
+// reaches the host cut to 8 bits (1603 as 67); a downgrade fails 1603.
 func BuildMSI(dir string, o MSIOptions) (string, error) {
 	v := normalize(o.Version)
 	pv, err := version.NewVersion(v)
