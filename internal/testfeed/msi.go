@@ -293,7 +293,7 @@ func BuildMSI(dir string, o MSIOptions) (string, error) {
 	if err := copyFile(tmp, out); err != nil {
 		return "", err
 	}
-	pruneCache(cache, 24*time.Hour)
+	pruneCache(cache, 24*time.Hour, 16)
 	if err := os.Rename(tmp, cached); err != nil {
 		return "", fmt.Errorf("testfeed: %w", err)
 	}
@@ -326,15 +326,28 @@ func copyFile(src, dst string) error {
 	return nil
 }
 
-// pruneCache removes the entries of a cache folder not changed for age.
-func pruneCache(dir string, age time.Duration) {
+// pruneCache removes the entries of a cache folder not changed for age,
+// and the oldest beyond the newest keep (each test picking its own admin
+// port makes its own MSIs).
+func pruneCache(dir string, age time.Duration, keep int) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
+	type entry struct {
+		name string
+		mod  time.Time
+	}
+	var list []entry
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > age {
-			_ = os.RemoveAll(filepath.Join(dir, e.Name())) // best effort
+		if info, err := e.Info(); err == nil && !strings.HasPrefix(e.Name(), ".") {
+			list = append(list, entry{e.Name(), info.ModTime()})
+		}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].mod.After(list[j].mod) })
+	for i, e := range list {
+		if i >= keep || time.Since(e.mod) > age {
+			_ = os.RemoveAll(filepath.Join(dir, e.name)) // best effort
 		}
 	}
 }

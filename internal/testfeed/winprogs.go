@@ -42,7 +42,7 @@ var (
 
 // BuildWindowsPrograms builds the Windows test programs (stripped) once
 // per process (later calls return the same files) into a folder of the
-// user's cache, <cache>/adldapctl-testfeed/winprogs/<key>, where key hashes
+// user's cache, <cache>/adldapctl-testfeed/programs/<key>, where key hashes
 // the go version, go.sum and the programs' sources (their only other
 // dependencies are the standard library and golang.org/x/sys, pinned by
 // go.sum): a folder already built for the same key is used as it is. The
@@ -56,7 +56,7 @@ func BuildWindowsPrograms() (WindowsPrograms, error) {
 }
 
 func buildWindowsPrograms() (WindowsPrograms, error) {
-	base, err := cacheDir("winprogs")
+	base, err := cacheDir("programs")
 	if err != nil {
 		return WindowsPrograms{}, err
 	}
@@ -89,7 +89,7 @@ func buildWindowsPrograms() (WindowsPrograms, error) {
 	if err := cmd.Run(); err != nil {
 		return WindowsPrograms{}, fmt.Errorf("testfeed: build the Windows test programs: %v\n%s", err, out.Bytes())
 	}
-	pruneCache(base, 24*time.Hour)
+	pruneCache(base, 24*time.Hour, 6)
 	if err := os.Rename(tmp, dir); err != nil && !regular(p.Node) {
 		return WindowsPrograms{}, fmt.Errorf("testfeed: %w", err)
 	}
