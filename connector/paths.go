@@ -410,6 +410,17 @@ func hasDrive(v string) bool {
 	return len(v) >= 2 && v[1] == ':' && (v[0]|0x20 >= 'a' && v[0]|0x20 <= 'z')
 }
 
+// WindowsNameProblem says why Windows would not take c, one path component,
+// as a plain file name of its own (a reserved device name such as CON or
+// NUL, an alternate data stream "file:stream", a trailing dot or space
+// Windows drops, an 8.3 short name), or "" when it is a plain name.
+func WindowsNameProblem(c string) string {
+	if strings.Contains(c, ":") {
+		return fmt.Sprintf("has %q, with a \":\" (an alternate data stream such as file:stream), which is not a file of its own", c)
+	}
+	return windowsComponent(c)
+}
+
 // windowsComponent says why Windows would not take c as a plain file name
 // of its own, or "".
 func windowsComponent(c string) string {

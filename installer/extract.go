@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/adldapctl/adldapctl/connector"
 	"github.com/adldapctl/adldapctl/updater"
 )
 
@@ -486,9 +487,16 @@ func formatSize(n int64) string {
 	return fmt.Sprintf("%.0f %s", f, suffix)
 }
 
+// windowsNames applies Windows' file-name rules to archive paths
+// (connector.WindowsNameProblem): on Windows a component such as "NUL",
+// "lib.js:stream" or "mapper.js." names another file (a device, a stream,
+// the name without its dot) than the one the archive means.
+var windowsNames = runtime.GOOS == "windows"
+
 // splitArchivePath splits a slash-separated archive path into its
 // components, dropping empty and "." ones. It refuses absolute paths
-// (Unix or Windows), backslashes and ".." components.
+// (Unix or Windows), backslashes and ".." components, and on Windows the
+// names Windows would read as another file.
 func splitArchivePath(p string) ([]string, string) {
 	switch {
 	case p == "":
@@ -509,6 +517,11 @@ func splitArchivePath(p string) ([]string, string) {
 			continue
 		case "..":
 			return nil, "path contains a .. component"
+		}
+		if windowsNames {
+			if r := connector.WindowsNameProblem(c); r != "" {
+				return nil, "path " + r
+			}
 		}
 		comps = append(comps, c)
 	}

@@ -659,3 +659,32 @@ func TestExtractHostileShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestExtractWindowsNames: extracting on Windows refuses the names Windows
+// reads as another file (reserved devices, alternate data streams, trailing
+// dots and spaces); on Linux the same names are plain files.
+func TestExtractWindowsNames(t *testing.T) {
+	for _, tt := range []struct{ name, want string }{
+		{"lib/CON", "reserved Windows device name"},
+		{"lib/nul.js", "reserved Windows device name"},
+		{"LPT1/x.js", "reserved Windows device name"},
+		{"lib/profileMapper.js:evil", "alternate data stream"},
+		{"config.json::$DATA", "alternate data stream"},
+		{"lib/profileMapper.js.", "ends in a dot or space"},
+		{"certs /cert.key", "ends in a dot or space"},
+		{"PROGRA~1/x", "short (8.3) name"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			archive := writeArchive(t, buildTarGz(t, false, file(top+"server.js", "x"), file(top+tt.name, "y")))
+			windowsNames = true
+			err := extractTarGz(archive, filepath.Join(t.TempDir(), "d"), 1, DefaultArchiveLimits, noCheck)
+			windowsNames = false
+			if !errors.Is(err, ErrUnsafeArchive) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("on Windows: err = %v, want ErrUnsafeArchive mentioning %q", err, tt.want)
+			}
+			if err := extractTarGz(archive, filepath.Join(t.TempDir(), "d"), 1, DefaultArchiveLimits, noCheck); err != nil {
+				t.Fatalf("on Linux %q is a plain name: %v", tt.name, err)
+			}
+		})
+	}
+}
