@@ -24,13 +24,7 @@ import (
 // and restored (and compared byte for byte) after; the previous version's
 // MSI is kept in the cache so a failed health gate, a rollback or a crash
 // can reinstall it.
-type msiStep struct {
-	in *Installer
-	// env is the service environment adldapctl set (the proxy), read
-	// before msiexec: an MSI upgrade deletes and re-creates the services,
-	// and their nssm Parameters with them.
-	env map[string]string
-}
+type msiStep struct{ in *Installer }
 
 var _ Step = (*msiStep)(nil)
 
@@ -256,9 +250,6 @@ func (s *msiStep) Switch(ctx context.Context, j *Journal, ticket string) (bool, 
 		return false, err
 	}
 	s.stopAll()
-	if env, err := in.p.ServiceEnv(); err == nil {
-		s.env = env
-	}
 	prod, err := s.find()
 	if err != nil {
 		return false, err
@@ -522,40 +513,7 @@ func (s *msiStep) Register(ctx context.Context) (bool, error) {
 		}
 		changed = true
 	}
-	return s.reapplyEnv(changed), nil
-}
-
-// reapplyEnv puts back the service environment (the proxy) that msiexec
-// dropped with the services it re-created: the one read before the switch,
-// or, after a crash, the one config.json's HTTP_PROXY implies (what `proxy
-// set` writes). A failure is logged, not fatal: the connector still reads
-// HTTP_PROXY from config.json.
-func (s *msiStep) reapplyEnv(changed bool) bool {
-	in := s.in
-	want := s.env
-	if len(want) == 0 {
-		if cfg, err := connector.ReadConfig(filepath.Join(in.p.Paths.InstallDir, connector.ConfigFile)); err == nil {
-			if proxy := cfg.String(connector.ProxyKey); proxy != "" {
-				want = map[string]string{}
-				for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
-					want[k] = proxy
-				}
-			}
-		}
-	}
-	if len(want) == 0 {
-		return changed
-	}
-	have, err := in.p.ServiceEnv()
-	if err == nil && have["HTTP_PROXY"] != "" {
-		return changed
-	}
-	if _, err := in.p.SetServiceEnv(want); err != nil {
-		in.logf("warning: the proxy environment of %s was not set again after msiexec: %v; run adldapctl proxy set", in.p.Service, err)
-		return changed
-	}
-	in.logf("set the proxy environment of %s again (msiexec re-created the service)", in.p.Service)
-	return true
+	return changed, nil
 }
 
 // pointsInto reports whether a service command line runs a program in
