@@ -17,6 +17,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf16"
 
 	version "github.com/hashicorp/go-version"
 )
@@ -149,15 +150,23 @@ http.createServer((req, res) => {
 // service is started on install (unless NoStartAdmin), the connector is
 // not. Without Direct, each service's
 // HKLM\SYSTEM\CurrentControlSet\Services\<name>\Parameters key gets nssm's
-// values (REG_EXPAND_SZ, as nssm writes them; <dir> ends with a backslash):
+// values (REG_SZ; real nssm writes REG_EXPAND_SZ, so readers must take
+// both; <dir> ends with a backslash):
 //
 //	Application    <dir>node.exe
 //	AppDirectory   <dir>
 //	AppParameters  "<dir>server.js"   (admin: "<dir>admin\server.js")
 //
-// The uninstall entry has DisplayName ProductName, DisplayVersion the
-// version, Publisher Manufacturer and (unless NoInstallLocation)
-// InstallLocation <dir>.
+// The uninstall entry (an x86 package: under Wine it is in the 32-bit
+// view, HKLM\SOFTWARE\WOW6432Node\...\Uninstall\<ProductCode>) has
+// DisplayName ProductName, DisplayVersion the version, Publisher
+// Manufacturer and, unless NoInstallLocation, InstallLocation
+// InstallDir+`\` (a fixed property: wixl does not sequence the custom
+// action that would copy INSTALLDIR). The UpgradeCode is registered under
+// HKLM\SOFTWARE\Classes\Installer\UpgradeCodes (packed GUIDs).
+//
+// Seen under Wine: the service ImagePath is unquoted; msiexec's exit code
+// reaches the host cut to 8 bits (1603 as 67); a downgrade fails 1603.
 func BuildMSI(dir string, o MSIOptions) (string, error) {
 	v := normalize(o.Version)
 	pv, err := version.NewVersion(v)
@@ -240,7 +249,21 @@ func BuildMSI(dir string, o MSIOptions) (string, error) {
 	if !o.Direct {
 		data.NSSM = root.add("nssm.exe", "nssm.exe")
 	}
-	data.PackageCode = guid("package:" + hex.EncodeToString(hash.Sum(nil)))
+	hash.Write([]byte(wxsSource))
+	sum := hex.EncodeToString(hash.Sum(nil))
+	data.PackageCode = guid("package:" + sum)
+	out := filepath.Join(dir, MSIName(v))
+	cache, err := cacheDir("msi")
+	if err != nil {
+		return "", err
+	}
+	cached := filepath.Join(cache, sum[:32]+".msi")
+	if regular(cached) {
+		if err := copyFile(cached, out); err != nil {
+			return "", err
+		}
+		return out, nil
+	}
 	data.Root = root
 	var services bytes.Buffer
 	if err := wxsTemplate.ExecuteTemplate(&services, "services", data); err != nil {
@@ -259,7 +282,6 @@ func BuildMSI(dir string, o MSIOptions) (string, error) {
 	if err := os.WriteFile(filepath.Join(stage, "connector.wxs"), wxs.Bytes(), 0o644); err != nil {
 		return "", fmt.Errorf("testfeed: %w", err)
 	}
-	out := filepath.Join(dir, MSIName(v))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "wixl", "-o", "out.msi", "connector.wxs")
@@ -268,10 +290,66 @@ func BuildMSI(dir string, o MSIOptions) (string, error) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("testfeed: wixl: %v\n%s", err, b)
 	}
-	if err := os.Rename(tmp, out); err != nil {
+	if err := copyFile(tmp, out); err != nil {
+		return "", err
+	}
+	pruneCache(cache, 24*time.Hour, 16)
+	if err := os.Rename(tmp, cached); err != nil {
 		return "", fmt.Errorf("testfeed: %w", err)
 	}
 	return out, nil
+}
+
+// copyFile copies src to dst (replaced, never followed if it is a link)
+// through a temporary file in dst's folder.
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("testfeed: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(dst), ".copy-")
+	if err != nil {
+		return fmt.Errorf("testfeed: %w", err)
+	}
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), dst)
+	}
+	if werr != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("testfeed: %w", werr)
+	}
+	return nil
+}
+
+// pruneCache removes the entries of a cache folder not changed for age,
+// and the oldest beyond the newest keep (each test picking its own admin
+// port makes its own MSIs).
+func pruneCache(dir string, age time.Duration, keep int) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type entry struct {
+		name string
+		mod  time.Time
+	}
+	var list []entry
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && !strings.HasPrefix(e.Name(), ".") {
+			list = append(list, entry{e.Name(), info.ModTime()})
+		}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].mod.After(list[j].mod) })
+	for i, e := range list {
+		if i >= keep || time.Since(e.mod) > age {
+			_ = os.RemoveAll(filepath.Join(dir, e.name)) // best effort
+		}
+	}
 }
 
 // MSIAsset builds the sample MSI of o in dir (BuildMSI) and returns it as
@@ -286,6 +364,36 @@ func MSIAsset(dir string, o MSIOptions) (AssetSpec, error) {
 		return AssetSpec{}, fmt.Errorf("testfeed: %w", err)
 	}
 	return AssetSpec{Name: MSIName(o.Version), Data: b}, nil
+}
+
+// MSILog reads an msiexec log (/l*v): UTF-16LE with or without a byte
+// order mark, as Windows writes it, or 8-bit, as Wine's msiexec does; at
+// most the last max bytes of the text are returned (max <= 0: all), with
+// the first partial line dropped.
+func MSILog(p string, max int) (string, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	var text string
+	if bytes.HasPrefix(b, []byte{0xff, 0xfe}) || len(b) >= 2 && b[1] == 0 {
+		b = bytes.TrimPrefix(b, []byte{0xff, 0xfe})
+		u := make([]uint16, len(b)/2)
+		for i := range u {
+			u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
+		}
+		text = string(utf16.Decode(u))
+	} else {
+		text = string(b)
+	}
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	if max > 0 && len(text) > max {
+		text = text[len(text)-max:]
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			text = text[i+1:]
+		}
+	}
+	return text, nil
 }
 
 // guid is a name-based GUID (SHA-1, version 5 layout) in the MSI's
@@ -397,7 +505,9 @@ func xmlAttr(s string) string {
 	return b.String()
 }
 
-var wxsTemplate = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlAttr}).Parse(`<?xml version="1.0" encoding="utf-8"?>
+var wxsTemplate = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": xmlAttr}).Parse(wxsSource))
+
+const wxsSource = `<?xml version="1.0" encoding="utf-8"?>
 <!-- Sample Auth0 AD LDAP Connector MSI rendered by adldapctl's testfeed (test fixture). -->
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
   <Product Id="{{.ProductCode}}" UpgradeCode="{{.UpgradeCode}}" Name="{{x .Name}}" Manufacturer="{{x .Manufacturer}}"
@@ -454,4 +564,4 @@ var wxsTemplate = template.Must(template.New("wxs").Funcs(template.FuncMap{"x": 
     <RegistryValue Root="HKLM" Key="{{x .ParametersAdmKey}}" Name="AppParameters" Type="string" Value="&quot;[INSTALLDIR]admin\server.js&quot;" />
 {{- end}}
 {{- end}}
-`))
+`

@@ -108,3 +108,26 @@ func keys(m map[string][]byte) []string {
 	}
 	return out
 }
+
+func TestMSILog(t *testing.T) {
+	dir := t.TempDir()
+	text := "=== Logging started ===\r\nAction start INSTALL.\r\nMSI (s) Note: 1: 1708 \r\nAction ended INSTALL. Return value 3.\r\n"
+	utf16le := []byte{0xff, 0xfe}
+	for _, r := range text {
+		utf16le = append(utf16le, byte(r), 0)
+	}
+	for name, b := range map[string][]byte{"utf16.log": utf16le, "ansi.log": []byte(text)} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := MSILog(p, 0)
+		if err != nil || got != strings.ReplaceAll(text, "\r\n", "\n") {
+			t.Errorf("%s: %q, %v", name, got, err)
+		}
+		got, err = MSILog(p, 50)
+		if err != nil || got != "Action ended INSTALL. Return value 3.\n" {
+			t.Errorf("%s tail: %q, %v", name, got, err)
+		}
+	}
+}

@@ -2,7 +2,13 @@
 // GitHub releases: a sample connector (a Node server with the real
 // connector's layout, without dependencies or with one local npm
 // dependency), GitHub-style source tarballs of it, and an HTTP server with
-// the GitHub REST shape of auth0/ad-ldap-connector's releases.
+// the GitHub REST shape of auth0/ad-ldap-connector's releases (assets
+// included).
+//
+// For Windows it builds sample connector MSIs with wixl (BuildMSI, MSIAsset)
+// shaped like the official one, with Go stand-ins for node.exe (winnode)
+// and nssm.exe (winnssm), and the probe the Wine tests assert with
+// (internal/testbed/winprobe); BuildWindowsPrograms builds those once.
 //
 // It is used by tests and by the testfeed command only; it knows nothing of
 // how adldapctl installs, verifies or runs the connector.

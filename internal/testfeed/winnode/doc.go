@@ -38,6 +38,8 @@
 // "direct" MSI variant, no nssm): it calls svc.Run explicitly (under Wine
 // svc.IsWindowsService is false), reports Running once it listens, stops on
 // Stop/Shutdown, and when it cannot start it reports Stopped with
-// service-specific exit code 1. Without --service it serves until killed
-// (nssm's child).
+// service-specific exit code 1. It applies the service's Environment value
+// (REG_MULTI_SZ under HKLM\SYSTEM\CurrentControlSet\Services\NAME) itself:
+// Windows' SCM does that for every service, Wine 8's does not (seen).
+// Without --service it serves until killed (nssm's child).
 package main

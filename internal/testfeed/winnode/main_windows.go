@@ -6,8 +6,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
+	"golang.org/x/sys/windows/registry"
 	"golang.org/x/sys/windows/svc"
 )
 
@@ -27,7 +29,7 @@ func main() {
 		os.Exit(2)
 	}
 	if service != "" {
-		if err := svc.Run(service, &handler{script: args[0]}); err != nil {
+		if err := svc.Run(service, &handler{name: service, script: args[0]}); err != nil {
 			fmt.Fprintf(os.Stderr, "node.exe: run as service %q: %v\n", service, err)
 			os.Exit(1)
 		}
@@ -37,10 +39,33 @@ func main() {
 }
 
 // handler runs node.exe as a Windows service itself (--service NAME).
-type handler struct{ script string }
+type handler struct{ name, script string }
+
+// serviceEnvironment applies the service's Environment value
+// (HKLM\SYSTEM\CurrentControlSet\Services\NAME\Environment, REG_MULTI_SZ
+// KEY=VALUE entries). Windows' SCM gives them to the service process
+// itself; Wine 8's ignores the value (seen), so the stand-in reads it,
+// which on Windows changes nothing.
+func serviceEnvironment(name string) {
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, `SYSTEM\CurrentControlSet\Services\`+name, registry.QUERY_VALUE)
+	if err != nil {
+		return
+	}
+	defer func() { _ = k.Close() }()
+	env, _, err := k.GetStringsValue("Environment")
+	if err != nil {
+		return
+	}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			_ = os.Setenv(k, v)
+		}
+	}
+}
 
 func (h *handler) Execute(_ []string, r <-chan svc.ChangeRequest, s chan<- svc.Status) (bool, uint32) {
 	s <- svc.Status{State: svc.StartPending, WaitHint: 10000}
+	serviceEnvironment(h.name)
 	a, srv, serve, err := start(h.script)
 	if err != nil {
 		fail(a, err)
