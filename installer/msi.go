@@ -315,7 +315,7 @@ func (s *msiStep) backup(j *Journal) error {
 	if err := in.save(j); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(m.Backup); err != nil {
+	if err := removeTree(m.Backup); err != nil {
 		return err
 	}
 	if err := os.Mkdir(m.Backup, 0o700); err != nil {
@@ -656,7 +656,7 @@ func pruneDir(dir string, keep func(name string) bool, n int) error {
 	}
 	var errs []error
 	for _, name := range names[:len(names)-n] {
-		errs = append(errs, os.RemoveAll(filepath.Join(dir, name)))
+		errs = append(errs, removeTree(filepath.Join(dir, name)))
 	}
 	return errors.Join(errs...)
 }
@@ -765,7 +765,7 @@ func (s *msiStep) uninstall(purge bool) (*UninstallResult, error) {
 	if purge {
 		for _, d := range []string{p.Paths.InstallDir, p.Paths.StateDir, p.Paths.CacheDir} {
 			if exists(d) {
-				if err := os.RemoveAll(d); err != nil {
+				if err := removeTree(d); err != nil {
 					return res, err
 				}
 				res.Removed = append(res.Removed, d)
@@ -784,7 +784,7 @@ func (s *msiStep) uninstall(purge bool) (*UninstallResult, error) {
 			return res, err
 		}
 	}
-	if err := os.RemoveAll(msiCacheDir(p)); err != nil {
+	if err := removeTree(msiCacheDir(p)); err != nil {
 		return res, err
 	}
 	sort.Strings(res.Kept)
