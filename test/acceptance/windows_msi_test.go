@@ -384,24 +384,10 @@ func TestWindowsMSIUnderWine(t *testing.T) {
 	if !strings.Contains(string(cfg), `"HTTP_PROXY"`) || !strings.Contains(string(cfg), "CUSTOMISED") {
 		t.Errorf("config.json after proxy set:\n%s", cfg)
 	}
-	env := b.probeRun(t, "reg", "get", `HKLM\SYSTEM\CurrentControlSet\Services\`+testfeed.ServiceName+`\Parameters`, "AppEnvironmentExtra")
-	if !strings.Contains(env, "HTTP_PROXY="+proxyURL+"\n") || !strings.Contains(env, "HTTPS_PROXY=") {
-		t.Errorf("nssm AppEnvironmentExtra as the probe reads it:\n%s", strings.ReplaceAll(env, winProxySecret, "***"))
-	}
+	b.proxyInEffect(t, "after proxy set", proxyURL, "6.5.0")
 	after := b.service(t, testfeed.ServiceName)
 	if after.State != "running" || after.PID == before.PID {
 		t.Errorf("service not restarted by proxy set: before %+v, after %+v", before, after)
-	}
-	var a answer
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if a, err = getAnswer(b.port); err == nil && a.ProxyEnv {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	if !a.ProxyEnv || a.Version != "6.5.0" {
-		t.Errorf("the restarted connector answers %+v (%v), want 6.5.0 with the proxy in its environment", a, err)
 	}
 
 	// Acceptance 5: status, verify and export on Windows, with Windows
@@ -456,6 +442,9 @@ func TestWindowsMSIUnderWine(t *testing.T) {
 	}
 	t.Logf("after the kill during msiexec, status left %s installed", v)
 	b.installed(t, v)
+	// msiexec deleted and recreated the services, nssm's Parameters key
+	// with them: the proxy of config.json is put back.
+	b.proxyInEffect(t, "after the recovery", proxyURL, v)
 	wantNow := b.customerFiles(t) // config.json now has the proxy
 	if wantNow[`lib\profileMapper.js`] != winMapper || wantNow[`certs\cert.key`] != winKey || !strings.Contains(wantNow["config.json"], "CUSTOMISED") {
 		t.Errorf("customer files after the kill: %q", wantNow)
@@ -474,6 +463,9 @@ func TestWindowsMSIUnderWine(t *testing.T) {
 	if _, err := os.Stat(b.w.HostPath(winInstall)); !os.IsNotExist(err) {
 		t.Errorf("install folder after uninstall --purge: %v", err)
 	}
+	if left, _ := os.ReadDir(b.w.HostPath(`C:\ProgramData\adldapctl`)); len(left) > 1 || len(left) == 1 && left[0].Name() != "lock" {
+		t.Errorf("C:\\ProgramData\\adldapctl after uninstall --purge holds %v, want at most the lock", left)
+	}
 
 	for _, out := range b.outputs {
 		for _, s := range []string{winProxySecret, "ACCEPTANCETICKET77"} {
@@ -482,6 +474,27 @@ func TestWindowsMSIUnderWine(t *testing.T) {
 			}
 		}
 	}
+}
+
+// proxyInEffect asserts the proxy is in nssm's AppEnvironmentExtra of the
+// connector's service (as the probe reads the registry) and in the
+// environment of the running connector, which answers version v.
+func (b *winBed) proxyInEffect(t *testing.T, when, proxyURL, v string) {
+	t.Helper()
+	env := b.probeRun(t, "reg", "get", `HKLM\SYSTEM\CurrentControlSet\Services\`+testfeed.ServiceName+`\Parameters`, "AppEnvironmentExtra")
+	if !strings.Contains(env, "HTTP_PROXY="+proxyURL+"\n") || !strings.Contains(env, "HTTPS_PROXY=") {
+		t.Errorf("%s: nssm AppEnvironmentExtra as the probe reads it:\n%s", when, strings.ReplaceAll(env, winProxySecret, "***"))
+	}
+	var a answer
+	var err error
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if a, err = getAnswer(b.port); err == nil && a.ProxyEnv && a.Version == v {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Errorf("%s: the connector answers %+v (%v), want %s with the proxy in its environment", when, a, err, v)
 }
 
 // killDuringMSI runs adldapctl.exe args... with the test hook pausing it
