@@ -314,8 +314,7 @@ func TestWindowsMSIUnderWine(t *testing.T) {
 	b := newWinBed(t, []testfeed.MSIOptions{{Version: "6.4.1"}, {Version: "6.5.0"}, {Version: "6.6.0", CrashOnStart: true}})
 	defer func() { t.Logf("TestWindowsMSIUnderWine: %v in all", time.Since(start).Round(time.Second)) }()
 
-	// Acceptance 1: install, then update keeping the customer's files,
-	// then a release whose service fails to start rolled back.
+	// Acceptance 1: install.
 	b.write(t, winInstall+`\config.json`, fmt.Sprintf("{\n  \"PORT\": %d,\n  \"ADMIN_PORT\": %d\n}\n", b.port, b.admin))
 	b.adlOK(t, "install", "--version", "6.4.1", "--ticket", ticket, "--health-grace", "1s")
 	for _, f := range []string{`node.exe`, `nssm.exe`, `server.js`, `package.json`, `lib\profileMapper.js`, `admin\server.js`} {
@@ -326,28 +325,6 @@ func TestWindowsMSIUnderWine(t *testing.T) {
 	b.installed(t, "6.4.1")
 	if s := b.service(t, testfeed.AdminServiceName); !s.Exists {
 		t.Errorf("service %s missing after install", testfeed.AdminServiceName)
-	}
-	b.write(t, winInstall+`\lib\profileMapper.js`, winMapper)
-	b.write(t, winInstall+`\certs\cert.key`, winKey)
-	cfg, err := os.ReadFile(b.w.HostPath(winInstall + `\config.json`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.write(t, winInstall+`\config.json`, strings.Replace(string(cfg), "{\n", "{\n  \"CUSTOMISED\": \"yes, by hand\",\n", 1))
-	want := b.customerFiles(t)
-
-	b.adlOK(t, "update", "--version", "6.5.0", "--health-grace", "1s")
-	b.installed(t, "6.5.0")
-	sameFiles(t, "after update to 6.5.0", want, b.customerFiles(t))
-
-	if _, _, code := b.adl(t, "update", "--version", "6.6.0", "--health-grace", "2s"); code != 1 {
-		b.diagnose(t)
-		t.Errorf("update to 6.6.0 (crashes on start): exit %d, want 1", code)
-	}
-	b.installed(t, "6.5.0")
-	sameFiles(t, "after the failed update to 6.6.0", want, b.customerFiles(t))
-	if t.Failed() {
-		t.FailNow()
 	}
 
 	// Acceptance 2: the chain's root in LocalMachine Root and its
@@ -378,16 +355,47 @@ func TestWindowsMSIUnderWine(t *testing.T) {
 	// AppEnvironmentExtra, restarts the service (a new process that sees
 	// the proxy), and never prints the password.
 	before := b.service(t, testfeed.ServiceName)
-	proxyURL := fmt.Sprintf("http://fleet:%s@127.0.0.1:%d", winProxySecret, freeLoopbackPort(t))
+	// A real proxy (squid, Basic auth): adldapctl then downloads the
+	// updates through it, as the connector's proxy.
+	squid := testbed.StartSquidProxy(t, "fleet", winProxySecret)
+	proxyURL := squid.URL
 	b.adlOK(t, "proxy", "set", proxyURL)
-	cfg, _ = os.ReadFile(b.w.HostPath(winInstall + `\config.json`))
-	if !strings.Contains(string(cfg), `"HTTP_PROXY"`) || !strings.Contains(string(cfg), "CUSTOMISED") {
+	cfg, err := os.ReadFile(b.w.HostPath(winInstall + `\config.json`))
+	if err != nil || !strings.Contains(string(cfg), `"HTTP_PROXY"`) || !strings.Contains(string(cfg), `"PROVISIONING_TICKET"`) {
 		t.Errorf("config.json after proxy set:\n%s", cfg)
 	}
-	b.proxyInEffect(t, "after proxy set", proxyURL, "6.5.0")
+	b.proxyInEffect(t, "after proxy set", proxyURL, "6.4.1")
 	after := b.service(t, testfeed.ServiceName)
 	if after.State != "running" || after.PID == before.PID {
 		t.Errorf("service not restarted by proxy set: before %+v, after %+v", before, after)
+	}
+
+	// The customer's files, customised.
+	b.write(t, winInstall+`\lib\profileMapper.js`, winMapper)
+	b.write(t, winInstall+`\certs\cert.key`, winKey)
+	b.write(t, winInstall+`\config.json`, strings.Replace(string(cfg), "{\n", "{\n  \"CUSTOMISED\": \"yes, by hand\",\n", 1))
+	want := b.customerFiles(t)
+
+	// Acceptance 1: update keeping the customer's files (and the proxy:
+	// msiexec recreates the services and nssm's keys), then a release whose
+	// service fails to start, rolled back.
+	b.adlOK(t, "update", "--version", "6.5.0", "--health-grace", "1s")
+	b.installed(t, "6.5.0")
+	b.proxyInEffect(t, "after the update to 6.5.0", proxyURL, "6.5.0")
+	sameFiles(t, "after update to 6.5.0", want, b.customerFiles(t))
+	if log, _ := os.ReadFile(squid.AccessLog); !strings.Contains(string(log), testfeed.MSIName("6.5.0")) {
+		t.Errorf("the MSI was not downloaded through the connector's proxy; squid's access log:\n%s", log)
+	}
+
+	if _, _, code := b.adl(t, "update", "--version", "6.6.0", "--health-grace", "2s"); code != 1 {
+		b.diagnose(t)
+		t.Errorf("update to 6.6.0 (crashes on start): exit %d, want 1", code)
+	}
+	b.installed(t, "6.5.0")
+	b.proxyInEffect(t, "after the rollback from 6.6.0", proxyURL, "6.5.0")
+	sameFiles(t, "after the failed update to 6.6.0", want, b.customerFiles(t))
+	if t.Failed() {
+		t.FailNow()
 	}
 
 	// Acceptance 5: status, verify and export on Windows, with Windows
