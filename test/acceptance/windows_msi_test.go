@@ -119,7 +119,7 @@ func (b *winBed) adl(t *testing.T, args ...string) (string, string, int) {
 	b.mu.Lock()
 	b.outputs = append(b.outputs, stdout, stderr)
 	b.mu.Unlock()
-	t.Logf("adldapctl.exe %s: exit %d in %v\n--- stdout\n%s--- stderr\n%s", strings.ReplaceAll(strings.Join(args, " "), ticket, "TICKET"), code,
+	t.Logf("adldapctl.exe %s: exit %d in %v\n--- stdout\n%s--- stderr\n%s", strings.NewReplacer(ticket, "TICKET", winProxySecret, "***").Replace(strings.Join(args, " ")), code,
 		time.Since(start).Round(time.Millisecond), stdout, stderr)
 	return stdout, stderr, code
 }
@@ -239,7 +239,13 @@ func (b *winBed) installed(t *testing.T, v string) {
 		t.Errorf("package.json on drive_c (%v):\n%s\nwant version %s", err, pkg, v)
 	}
 	rec, err := os.ReadFile(b.w.HostPath(`C:\ProgramData\adldapctl\install.json`))
-	if err != nil || !strings.Contains(string(rec), `"`+v+`"`) {
+	var r struct {
+		Version string `json:"version"`
+	}
+	if err == nil {
+		err = json.Unmarshal(rec, &r)
+	}
+	if err != nil || r.Version != v {
 		t.Errorf("install record (%v):\n%s\nwant version %s", err, rec, v)
 	}
 	s := b.service(t, testfeed.ServiceName)
