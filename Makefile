@@ -25,7 +25,7 @@ SIGN_TIMESTAMP_URL ?=
 REQUIRE_SIGNING ?=
 export SIGN_PASSWORD
 
-.PHONY: release all build bin test test-unit test-acceptance vet fuzz demo bench deps clean
+.PHONY: release all build bin test test-unit test-acceptance vet fuzz demo demo-windows bench deps clean
 
 all: build
 
@@ -83,6 +83,17 @@ fuzz:
 demo: bin
 	bash scripts/deps.sh
 	$(GO) run ./internal/cmd/demo -bin $(DIST)/adldapctl
+
+# The same story on Windows: builds adldapctl.exe, serves sample connector
+# MSIs from a local feed and runs install → status → verify → update →
+# failed update rolled back → rollback under Wine, in a throwaway prefix
+# (real msiexec, service control manager and registry), printing each
+# command as typed at an elevated prompt. Touches nothing of the host.
+demo-windows:
+	bash scripts/deps.sh
+	@mkdir -p $(DIST)
+	GOOS=windows GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/adldapctl-windows-amd64.exe ./cmd/adldapctl
+	$(GO) run ./internal/cmd/demo -windows -bin $(DIST)/adldapctl-windows-amd64.exe
 
 bench:
 	bash scripts/bench.sh

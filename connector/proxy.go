@@ -134,3 +134,16 @@ func redactReason(msg, s string) string {
 	}
 	return msg
 }
+
+// ProxyEnv is the service environment that carries proxy to the
+// connector (and to what it spawns): HTTP_PROXY and HTTPS_PROXY in both
+// cases. An empty proxy gives an empty map.
+func ProxyEnv(proxy string) map[string]string {
+	env := map[string]string{}
+	if proxy != "" {
+		for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
+			env[k] = proxy
+		}
+	}
+	return env
+}

@@ -14,7 +14,7 @@ func copyTree(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.RemoveAll(dst); err != nil {
+	if err := removeTree(dst); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {

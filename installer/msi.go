@@ -315,7 +315,7 @@ func (s *msiStep) backup(j *Journal) error {
 	if err := in.save(j); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(m.Backup); err != nil {
+	if err := removeTree(m.Backup); err != nil {
 		return err
 	}
 	if err := os.Mkdir(m.Backup, 0o700); err != nil {
@@ -513,7 +513,43 @@ func (s *msiStep) Register(ctx context.Context) (bool, error) {
 		}
 		changed = true
 	}
-	return changed, nil
+	return changed, s.reapplyProxy()
+}
+
+// reapplyProxy puts the proxy of config.json back into the services'
+// registry environment when it is gone from there: removing the old
+// product deletes its services, and with them nssm's Parameters key (or
+// the Environment value) that 'proxy set' wrote, so after msiexec the
+// connector would start without its proxy. An environment that survived
+// is left as it is.
+func (s *msiStep) reapplyProxy() error {
+	p := s.in.p
+	cfg, err := connector.ReadConfig(p.Paths.ConfigFile)
+	if err != nil {
+		return nil // no config.json: no proxy to carry
+	}
+	proxy := cfg.String(connector.ProxyKey)
+	if proxy == "" {
+		return nil
+	}
+	env, err := p.ServiceEnv()
+	if errors.Is(err, platform.ErrNotSupported) {
+		return nil // --root: config.json alone carries the proxy
+	}
+	if err == nil && env[connector.ProxyKey] != "" {
+		return nil
+	}
+	res, err := p.SetServiceEnv(connector.ProxyEnv(proxy))
+	if errors.Is(err, platform.ErrNotSupported) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("put the proxy of %s back into the service environment: %w", p.Paths.ConfigFile, err)
+	}
+	if res.Changed {
+		s.in.logf("proxy of config.json put back into the service environment (%s)", strings.Join(res.Files, ", "))
+	}
+	return nil
 }
 
 // pointsInto reports whether a service command line runs a program in
@@ -559,7 +595,10 @@ func (s *msiStep) Restore(j *Journal) error {
 			return err
 		}
 	}
-	return s.restoreFiles(m)
+	if err := s.restoreFiles(m); err != nil {
+		return err
+	}
+	return s.reapplyProxy()
 }
 
 // RestorePreInstall waits for an msiexec an interrupted fresh install left
@@ -656,7 +695,7 @@ func pruneDir(dir string, keep func(name string) bool, n int) error {
 	}
 	var errs []error
 	for _, name := range names[:len(names)-n] {
-		errs = append(errs, os.RemoveAll(filepath.Join(dir, name)))
+		errs = append(errs, removeTree(filepath.Join(dir, name)))
 	}
 	return errors.Join(errs...)
 }
@@ -763,13 +802,27 @@ func (s *msiStep) uninstall(purge bool) (*UninstallResult, error) {
 		res.Removed = append(res.Removed, "service "+sv[0])
 	}
 	if purge {
-		for _, d := range []string{p.Paths.InstallDir, p.Paths.StateDir, p.Paths.CacheDir} {
+		for _, d := range []string{p.Paths.InstallDir, p.Paths.CacheDir} {
 			if exists(d) {
-				if err := os.RemoveAll(d); err != nil {
+				if err := removeTree(d); err != nil {
 					return res, err
 				}
 				res.Removed = append(res.Removed, d)
 			}
+		}
+		// The state folder holds the lock this process has open, which
+		// Windows cannot delete: everything else goes.
+		if entries, err := os.ReadDir(p.Paths.StateDir); err == nil {
+			for _, e := range entries {
+				f := filepath.Join(p.Paths.StateDir, e.Name())
+				if strings.EqualFold(f, p.Paths.LockFile) {
+					continue
+				}
+				if err := removeTree(f); err != nil {
+					return res, err
+				}
+			}
+			res.Removed = append(res.Removed, p.Paths.StateDir)
 		}
 		return res, nil
 	}
@@ -784,7 +837,7 @@ func (s *msiStep) uninstall(purge bool) (*UninstallResult, error) {
 			return res, err
 		}
 	}
-	if err := os.RemoveAll(msiCacheDir(p)); err != nil {
+	if err := removeTree(msiCacheDir(p)); err != nil {
 		return res, err
 	}
 	sort.Strings(res.Kept)

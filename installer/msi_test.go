@@ -410,6 +410,33 @@ func TestMSIFailedHealthGateRollsBack(t *testing.T) {
 	b.check("6.4.1")
 }
 
+// TestMSIRollbackFailureNamesMSIAndBackup: when the rollback itself fails
+// (the previous MSI's reinstall exits 1603), the error says where the
+// previous version and the customer's files are: the kept MSI and the
+// backup folder, not a Linux-style ".old" folder the MSI step never makes.
+func TestMSIRollbackFailureNamesMSIAndBackup(t *testing.T) {
+	b := newWinBed(t)
+	b.install("6.4.1")
+	b.writeCustomer()
+	b.pkgs["6.5.0"] = writeFakeMSI(t, filepath.Join(b.root, "crashing"), "6.5.0", true)
+	hook := func(phase string) error {
+		if phase == PhaseRollback {
+			b.msi.mu.Lock()
+			b.msi.fail["install"] = msiFatal // the reinstall of 6.4.1
+			b.msi.mu.Unlock()
+		}
+		return nil
+	}
+	_, err := b.installer(hook).Run(context.Background(), b.plan(OpUpdate, "6.5.0"))
+	if err == nil || !strings.Contains(err.Error(), "rollback also failed") {
+		t.Fatalf("err = %v; want the rollback failure reported", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, keptMSI(b.plat, "6.4.1")) || !strings.Contains(msg, backupsDir(b.plat)) || strings.Contains(msg, ".old") {
+		t.Errorf("error %q does not name the kept MSI %s and the backup under %s (or names an .old folder)", msg, keptMSI(b.plat, "6.4.1"), backupsDir(b.plat))
+	}
+}
+
 // TestMSIExitCodes: each msiexec failure is reported by class, naming the
 // log, and leaves the installed version and files as they were.
 func TestMSIExitCodes(t *testing.T) {

@@ -168,7 +168,12 @@ func (in *Installer) undo(j *Journal, cause error) error {
 	}
 	in.logf("rolling back to %s: %v", to, cause)
 	if err := in.step.Restore(j); err != nil {
-		return fmt.Errorf("%w; rollback also failed: %v (the previous version is in %s; the journal %s is kept so the next adldapctl command tries again)", cause, err, in.old(), j.path)
+		where := "the previous version is in " + in.old()
+		if m := j.MSI; m != nil {
+			// The MSI step keeps no old folder: the package and the backup.
+			where = fmt.Sprintf("the previous version's MSI is %s, the customer files are backed up in %s", orUnknown(m.OldMSI), orUnknown(m.Backup))
+		}
+		return fmt.Errorf("%w; rollback also failed: %v (%s; the journal %s is kept so the next adldapctl command tries again)", cause, err, where, j.path)
 	}
 	rb := &RolledBackError{To: to, Cause: cause}
 	if j.ServiceWasUp && !in.fileOnly {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make test: every tier. Installs what the beds need (idempotent), then
 # vets and cross-builds, runs unit + integration tests, then the acceptance
-# tier against real systemd in systemd-nspawn. Each bed is started and
-# stopped by the test that uses it.
+# tier against real systemd in systemd-nspawn and Windows under Wine. Each
+# bed is started and stopped by the test that uses it.
 set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 cd "$(dirname "$0")/.."
@@ -35,6 +35,6 @@ errcheck=$($GO tool -n errcheck)
 echo "== fuzz targets (short run; make fuzz runs them longer)"
 FUZZTIME=${FUZZTIME:-5s} bash scripts/fuzz.sh
 
-echo "== acceptance tests (systemd-nspawn)"
+echo "== acceptance tests (systemd-nspawn, Wine)"
 $GO test -count=1 -tags acceptance -timeout 30m -v ./test/acceptance/
 echo "== all tiers passed in $(( $(date +%s) - start ))s"

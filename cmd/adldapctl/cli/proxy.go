@@ -203,13 +203,7 @@ func (a *app) applyProxy(ctx context.Context, proxy string, restart bool) (*prox
 	if proxy != "" && edit.OthersCanRead && p.OS != "windows" {
 		res.Notes = append(res.Notes, fmt.Sprintf("config.json is mode %04o: other users can read the proxy password; chmod 600 %s", edit.Mode, p.Paths.ConfigFile))
 	}
-	env := map[string]string{}
-	if proxy != "" {
-		for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
-			env[k] = proxy
-		}
-	}
-	senv, err := p.SetServiceEnv(env)
+	senv, err := p.SetServiceEnv(connector.ProxyEnv(proxy))
 	switch {
 	case errors.Is(err, platform.ErrNotSupported):
 		// --root on Windows: the service environment is in the registry,

@@ -4,6 +4,10 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,40 +17,56 @@ import (
 	"github.com/adldapctl/adldapctl/internal/certs"
 	"github.com/adldapctl/adldapctl/internal/certs/certstest"
 	"github.com/adldapctl/adldapctl/internal/testbed"
+	"github.com/adldapctl/adldapctl/internal/testfeed"
 )
 
-// wineTools builds adldapctl.exe and the probe that reads the stores and
-// the registry from a process of its own.
-func wineTools(t *testing.T) (w *testbed.Wine, exe, probe string) {
+// wineTools builds adldapctl.exe and the Windows test programs: the probe
+// (internal/testbed/winprobe) that reads the stores and the registry from
+// a process of its own, and the node.exe stand-in.
+func wineTools(t *testing.T) (w *testbed.Wine, exe string, progs testfeed.WindowsPrograms) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: no Wine")
 	}
 	w = testbed.StartWine(t)
-	dir := t.TempDir()
-	exe, probe = filepath.Join(dir, "adldapctl.exe"), filepath.Join(dir, "winprobe.exe")
+	exe = filepath.Join(t.TempDir(), "adldapctl.exe")
 	testbed.BuildTool(t, exe, testbed.BuildOptions{GOOS: "windows", GOARCH: "amd64"})
-	testbed.BuildWindows(t, probe, "github.com/adldapctl/adldapctl/platform/testdata/winprobe")
-	return w, exe, probe
+	progs, err := testfeed.BuildWindowsPrograms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, exe, progs
 }
 
-// storeCount counts fingerprint fp in store (Root or CA) as the probe
-// lists them.
+// storeCount counts fingerprint fp in the LocalMachine store (Root or
+// CA) as the probe lists it.
 func storeCount(t *testing.T, w *testbed.Wine, probe, store, fp string) int {
 	t.Helper()
-	out, stderr, code := w.Run(t, probe, "certs")
+	out, stderr, code := w.Run(t, probe, "certs", store)
 	if code != 0 {
-		t.Fatalf("winprobe certs: exit %d: %s", code, stderr)
+		t.Fatalf("winprobe certs %s: exit %d: %s", store, code, stderr)
 	}
-	return strings.Count(out, store+" "+fp+"\n")
+	var list []struct {
+		SHA256 string `json:"sha256"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("winprobe certs %s: %v\n%s", store, err, out)
+	}
+	n := 0
+	for _, c := range list {
+		if strings.EqualFold(c.SHA256, fp) {
+			n++
+		}
+	}
+	return n
 }
 
 // TestWindowsUnderWine runs the Windows adldapctl.exe in one Wine prefix
 // (one build of it and of the probe).
 func TestWindowsUnderWine(t *testing.T) {
-	w, exe, probe := wineTools(t)
-	t.Run("certs", func(t *testing.T) { testWindowsCerts(t, w, exe, probe) })
-	t.Run("proxy", func(t *testing.T) { testWindowsProxy(t, w, exe, probe) })
+	w, exe, progs := wineTools(t)
+	t.Run("certs", func(t *testing.T) { testWindowsCerts(t, w, exe, progs.Probe) })
+	t.Run("proxy", func(t *testing.T) { testWindowsProxy(t, w, exe, progs) })
 }
 
 // testWindowsCerts: certs import of a chain twice puts the
@@ -106,27 +126,33 @@ func testWindowsCerts(t *testing.T, w *testbed.Wine, exe, probe string) {
 
 // testWindowsProxy: proxy set writes config.json and the
 // service's registry environment (read back by a separate process),
-// restarts the service, and prints no password; clear removes ours.
-func testWindowsProxy(t *testing.T, w *testbed.Wine, exe, probe string) {
+// restarts the service, which then has the proxy in its environment, and
+// prints no password; clear removes ours.
+func testWindowsProxy(t *testing.T, w *testbed.Wine, exe string, progs testfeed.WindowsPrograms) {
 	inst := `C:\Program Files (x86)\Auth0\AD LDAP Connector`
-	if err := os.MkdirAll(w.HostPath(inst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	node := w.HostPath(inst + `\node.exe`)
-	data, err := os.ReadFile(probe)
+	// The sample connector's files and the node.exe stand-in, registered
+	// directly as the service (no nssm): the Environment value is used.
+	files, err := testfeed.MSIFiles(testfeed.MSIOptions{Version: "6.4.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(node, data, 0o755); err != nil {
+	node, err := os.ReadFile(progs.Node)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(w.HostPath(inst+`\config.json`), []byte(`{"LDAP_URL": "ldap://127.0.0.1:389"}`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
+	files["node.exe"] = node
+	port := freePort(t)
+	files["config.json"] = []byte(fmt.Sprintf("{\"LDAP_URL\": \"ldap://127.0.0.1:389\", \"PORT\": %d}\n", port))
+	for name, data := range files {
+		p := w.HostPath(inst + `\` + strings.ReplaceAll(name, "/", `\`))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	// The connector's service, registered directly (no nssm): the probe
-	// as node.exe, writing its environment at each start.
-	envFile := inst + `\service-env.txt`
-	bin := `"` + inst + `\node.exe" serve "Auth0 ADLDAP" "` + envFile + `"`
+	bin := `"` + inst + `\node.exe" --service "Auth0 ADLDAP" "` + inst + `\server.js"`
 	if out, stderr, code := w.Run(t, "sc", "create", "Auth0 ADLDAP", "binpath=", bin, "start=", "auto"); code != 0 {
 		t.Fatalf("sc create: exit %d\n%s%s", code, out, stderr)
 	}
@@ -134,8 +160,9 @@ func testWindowsProxy(t *testing.T, w *testbed.Wine, exe, probe string) {
 		t.Fatalf("sc start: exit %d\n%s%s", code, out, stderr)
 	}
 	t.Cleanup(func() { w.Run(t, "sc", "stop", "Auth0 ADLDAP") })
-	waitFile(t, w.HostPath(envFile))
-	_ = os.Remove(w.HostPath(envFile))
+	if a := waitAnswer(t, port, func(a nodeAnswer) bool { return a.PID != 0 }); a.ProxyEnv {
+		t.Fatalf("the service has a proxy before proxy set: %+v", a)
+	}
 
 	const secret = "S3cretPw"
 	stdout, stderr, code := w.Run(t, exe, "proxy", "set", "http://fleet:"+secret+"@127.0.0.1:3128")
@@ -149,47 +176,75 @@ func testWindowsProxy(t *testing.T, w *testbed.Wine, exe, probe string) {
 	if strings.Contains(stdout, "chmod") {
 		t.Error("proxy set gives Unix file-mode advice on Windows")
 	}
-	value := `HKLM\SYSTEM\CurrentControlSet\Services\Auth0 ADLDAP\Environment`
-	if !strings.Contains(stdout, value) || !strings.Contains(stdout, "restarted") {
-		t.Errorf("proxy set output does not name %s or the restart", value)
+	key := `HKLM\SYSTEM\CurrentControlSet\Services\Auth0 ADLDAP`
+	if !strings.Contains(stdout, key+`\Environment`) || !strings.Contains(stdout, "restarted") {
+		t.Errorf("proxy set output does not name %s\\Environment or the restart", key)
 	}
-	reg, _, _ := w.Run(t, probe, "regmulti", `SYSTEM\CurrentControlSet\Services\Auth0 ADLDAP`, "Environment")
+	reg, _, _ := w.Run(t, progs.Probe, "reg", "get", key, "Environment")
 	want := "HTTP_PROXY=http://fleet:" + secret + "@127.0.0.1:3128"
 	if !strings.Contains(reg, want+"\n") || !strings.Contains(reg, "HTTPS_PROXY=") {
-		t.Errorf("service Environment as another process reads it:\n%s", reg)
+		t.Errorf("service Environment as another process reads it:\n%s", strings.ReplaceAll(reg, secret, "***"))
 	}
 	cfg, _ := os.ReadFile(w.HostPath(inst + `\config.json`))
 	if !strings.Contains(string(cfg), `"HTTP_PROXY"`) || !strings.Contains(string(cfg), "LDAP_URL") {
 		t.Errorf("config.json: %s", cfg)
 	}
-	// The restarted service started (again) after the change.
-	waitFile(t, w.HostPath(envFile))
-	if env, _ := os.ReadFile(w.HostPath(envFile)); strings.Contains(string(env), want) {
-		t.Log("the SCM passed the Environment value to the restarted service")
-	} else {
-		t.Log("Wine's SCM does not pass a service's Environment value to the process (Windows does); the registry value is checked above")
-	}
+	// The restarted service has the proxy in its environment (the
+	// stand-in applies the Environment value itself: Wine's SCM does not).
+	waitAnswer(t, port, func(a nodeAnswer) bool { return a.ProxyEnv })
 	stdout, _, code = w.Run(t, exe, "proxy", "show")
-	if code != 0 || !strings.Contains(stdout, value) || strings.Contains(stdout, secret) || !strings.Contains(stdout, "service environment") {
+	if code != 0 || !strings.Contains(stdout, key+`\Environment`) || strings.Contains(stdout, secret) || !strings.Contains(stdout, "service environment") {
 		t.Errorf("proxy show: exit %d\n%s", code, stdout)
 	}
 	stdout, stderr, code = w.Run(t, exe, "proxy", "clear")
 	if code != 0 {
 		t.Fatalf("proxy clear: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if reg, _, _ := w.Run(t, probe, "regmulti", `SYSTEM\CurrentControlSet\Services\Auth0 ADLDAP`, "Environment"); strings.TrimSpace(reg) != "(missing)" {
-		t.Errorf("Environment after proxy clear:\n%s", reg)
+	if _, _, code := w.Run(t, progs.Probe, "reg", "get", key, "Environment"); code != 3 {
+		t.Errorf("Environment after proxy clear: probe exit %d, want 3 (no such value)", code)
 	}
+	waitAnswer(t, port, func(a nodeAnswer) bool { return !a.ProxyEnv })
 }
 
-func waitFile(t *testing.T, path string) {
+// nodeAnswer is what the node.exe stand-in answers on GET /.
+type nodeAnswer struct {
+	Version  string `json:"version"`
+	ProxyEnv bool   `json:"proxy_env"`
+	PID      int    `json:"pid"`
+}
+
+// waitAnswer asks the stand-in on port until ok holds (20 s at most).
+func waitAnswer(t *testing.T, port int, ok func(nodeAnswer) bool) nodeAnswer {
 	t.Helper()
+	c := http.Client{Timeout: 2 * time.Second}
+	var a nodeAnswer
+	var last string
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
-			return
+		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err == nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+			a = nodeAnswer{}
+			if json.Unmarshal(b, &a) == nil && ok(a) {
+				return a
+			}
+			last = string(b)
+		} else {
+			last = err.Error()
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("%s not written by the service within 20 s", path)
+	t.Fatalf("the service on port %d never answered as expected; last: %s", port, last)
+	return a
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

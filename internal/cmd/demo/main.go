@@ -8,7 +8,12 @@
 // services or trust store: everything happens inside the container, whose
 // files live under /var/tmp and are removed at the end.
 //
+// With -windows (`make demo-windows`) it runs the Windows adldapctl.exe
+// under Wine instead, in a throwaway prefix, against sample connector MSIs
+// (windows.go).
+//
 //	go run ./internal/cmd/demo -bin dist/adldapctl [-v]
+//	go run ./internal/cmd/demo -windows -bin dist/adldapctl-windows-amd64.exe [-v]
 package main
 
 import (
@@ -38,11 +43,24 @@ const (
 func main() {
 	bin := flag.String("bin", "dist/adldapctl", "the adldapctl binary (linux, static) to demo")
 	verbose := flag.Bool("v", false, "print the test bed's and the feed's log lines")
+	windows := flag.Bool("windows", false, "demo the Windows adldapctl.exe (-bin) under Wine instead")
 	flag.Parse()
 
-	d := &demo{verbose: *verbose, done: make(chan struct{})}
+	d := &demo{verbose: *verbose, done: make(chan struct{}),
+		cleanupNote: "Stopping the container (by its systemd-nspawn pid), closing the feed, removing temp files."}
 	d.handleSignals()
 
+	if *windows {
+		exe, err := filepath.Abs(*bin)
+		if err == nil {
+			_, err = os.Stat(exe)
+		}
+		if err != nil {
+			d.Fatalf("the adldapctl.exe binary: %v (make demo-windows builds it)", err)
+		}
+		d.runWindows(exe)
+		d.finish()
+	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "make demo needs root: it boots a throwaway Debian container with systemd-nspawn")
 		os.Exit(1)
@@ -61,7 +79,8 @@ func main() {
 // demo implements testbed.TB for a program: Fatalf prints the error, runs
 // the cleanups (newest first) and exits 1; Logf prints only with -v.
 type demo struct {
-	verbose bool
+	verbose     bool
+	cleanupNote string // what the clean up does, printed before it
 
 	mu          sync.Mutex
 	cleanups    []func()
@@ -137,7 +156,7 @@ func (d *demo) runCleanups() {
 		d.mu.Unlock()
 		if len(fs) > 0 {
 			fmt.Println("\n== clean up")
-			fmt.Println("Stopping the container (by its systemd-nspawn pid), closing the feed, removing temp files.")
+			fmt.Println(d.cleanupNote)
 		}
 		for i := len(fs) - 1; i >= 0; i-- {
 			fs[i]()
