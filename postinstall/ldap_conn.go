@@ -166,7 +166,15 @@ func (c *ldapConn) tryStartTLS(env *Env, host string) string {
 		return "offered (the connector's CAs cannot be read: " + err.Error() + ")"
 	}
 	cfg, verr := connectorTLSConfig(tr, host, env.now())
-	if err := c.StartTLS(cfg); err != nil {
+	err = c.StartTLS(cfg)
+	// slapd answers operationsError ("cannot start TLS when operations are
+	// outstanding") while it is still retiring the root DSE read it has
+	// just answered: a moment later the same request goes through.
+	for i := 0; i < 5 && ldap.IsErrorWithCode(err, ldap.LDAPResultOperationsError) && *verr == nil; i++ {
+		time.Sleep(time.Duration(20<<i) * time.Millisecond)
+		err = c.StartTLS(cfg)
+	}
+	if err != nil {
 		if *verr != nil {
 			return fmt.Sprintf("offered, but the certificate is not trusted by the connector (%s, issuer %q)", (*verr).NodeCode, (*verr).Issuer)
 		}
