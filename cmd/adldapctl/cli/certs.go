@@ -46,12 +46,18 @@ func infoOf(c certs.Cert, now time.Time) certInfo {
 
 // importResult is what `certs import` did (--json contract).
 type importResult struct {
-	Certificates  []certInfo `json:"certificates"`
-	Imported      []certInfo `json:"imported"`
-	Skipped       []skipped  `json:"skipped,omitempty"`
-	Changed       bool       `json:"changed"`
-	UpdateCommand string     `json:"update_command"`
-	UpdateRan     bool       `json:"update_ran"`
+	Certificates []certInfo `json:"certificates"`
+	Imported     []certInfo `json:"imported"`
+	Skipped      []skipped  `json:"skipped,omitempty"`
+	Changed      bool       `json:"changed"`
+	trustChange
+}
+
+// trustChange is what applying a change of the trust store did (the
+// --json fields import and remove share).
+type trustChange struct {
+	UpdateCommand string `json:"update_command"`
+	UpdateRan     bool   `json:"update_ran"`
 	// Restart: restarted, not-needed (nothing changed), skipped
 	// (--no-restart), reported (--root), not-installed.
 	Restart string   `json:"restart"`
@@ -328,52 +334,52 @@ func (a *app) importAnchors(ctx context.Context, sel []certs.Cert, restart bool,
 		}
 		res.Imported = append(res.Imported, info)
 	}
-	return a.applyTrustChange(ctx, store, res.Changed, restart, &res.UpdateCommand, &res.UpdateRan, &res.Restart, &res.Notes)
+	return a.applyTrustChange(ctx, store, res.Changed, restart, &res.trustChange)
 }
 
 // applyTrustChange runs the store's update command and restarts the
 // service after a change of the store.
-func (a *app) applyTrustChange(ctx context.Context, store platform.CertStore, changed, restart bool, cmdline *string, ran *bool, restarted *string, notes *[]string) error {
-	*cmdline = strings.Join(store.UpdateCommand(), " ")
+func (a *app) applyTrustChange(ctx context.Context, store platform.CertStore, changed, restart bool, tc *trustChange) error {
+	tc.UpdateCommand = strings.Join(store.UpdateCommand(), " ")
 	if !changed {
-		*restarted = "not-needed"
-		*notes = append(*notes, "already in the trust store: nothing changed")
+		tc.Restart = "not-needed"
+		tc.Notes = append(tc.Notes, "already in the trust store: nothing changed")
 		return nil
 	}
-	r, err := store.RunUpdate(ctx)
-	*ran = r
+	ran, err := store.RunUpdate(ctx)
+	tc.UpdateRan = ran
 	if err != nil {
 		return fmt.Errorf("the certificate files are written, but %w; run it by hand, then adldapctl service restart", err)
 	}
-	if !r && *cmdline != "" {
-		*notes = append(*notes, fmt.Sprintf("--root: not run on this host; run %q in the target system", *cmdline))
+	if !ran && tc.UpdateCommand != "" {
+		tc.Notes = append(tc.Notes, fmt.Sprintf("--root: not run on this host; run %q in the target system", tc.UpdateCommand))
 	}
-	return a.restartForTrust(restart, restarted, notes)
+	return a.restartForTrust(restart, tc)
 }
 
 // restartForTrust restarts the connector's service (and on Windows its
 // admin console's, see Platform.Services) after the trust store changed:
 // the connector reads its CAs only at start.
-func (a *app) restartForTrust(restart bool, restarted *string, notes *[]string) error {
+func (a *app) restartForTrust(restart bool, tc *trustChange) error {
 	switch {
 	case !restart:
-		*restarted = "skipped"
-		*notes = append(*notes, "--no-restart: the connector reads CAs only at start; run adldapctl service restart")
+		tc.Restart = "skipped"
+		tc.Notes = append(tc.Notes, "--no-restart: the connector reads CAs only at start; run adldapctl service restart")
 	case a.plat.Sandboxed():
-		*restarted = "reported"
-		*notes = append(*notes, "--root: the connector's service would be restarted")
+		tc.Restart = "reported"
+		tc.Notes = append(tc.Notes, "--root: the connector's service would be restarted")
 	default:
 		svc := a.plat.Services()
 		st, err := svc.Status(a.plat.Service)
 		if err != nil || !st.Installed {
-			*restarted = "not-installed"
-			*notes = append(*notes, "the connector's service is not installed: nothing restarted")
+			tc.Restart = "not-installed"
+			tc.Notes = append(tc.Notes, "the connector's service is not installed: nothing restarted")
 			return nil
 		}
 		if err := svc.Restart(a.plat.Service); err != nil {
 			return fmt.Errorf("trust store updated, but restart %s: %w", a.plat.Service, err)
 		}
-		*restarted = "restarted"
+		tc.Restart = "restarted"
 	}
 	return nil
 }
@@ -391,19 +397,25 @@ func (a *app) printImport(res *importResult) error {
 			a.printf("  %s\n", f)
 		}
 	}
+	a.printTrustChange(&res.trustChange, res.Changed)
+	return nil
+}
+
+// printTrustChange prints the update command (when the store changed),
+// the restart and the notes.
+func (a *app) printTrustChange(tc *trustChange, changed bool) {
 	switch {
-	case res.UpdateRan:
-		a.printf("ran: %s\n", res.UpdateCommand)
-	case res.Changed && res.UpdateCommand != "":
-		a.printf("update command: %s (not run)\n", res.UpdateCommand)
+	case tc.UpdateRan:
+		a.printf("ran: %s\n", tc.UpdateCommand)
+	case changed && tc.UpdateCommand != "":
+		a.printf("update command: %s (not run)\n", tc.UpdateCommand)
 	}
-	if res.Restart == "restarted" {
+	if tc.Restart == "restarted" {
 		a.printf("restarted %s\n", a.plat.Service)
 	}
-	for _, n := range res.Notes {
+	for _, n := range tc.Notes {
 		a.printf("note: %s\n", n)
 	}
-	return nil
 }
 
 func (a *app) printCerts(list []certInfo) {
@@ -580,11 +592,8 @@ func (a *app) certsListCmd() *cobra.Command {
 
 // removeResult is what `certs remove` did (--json contract).
 type removeResult struct {
-	Removed       []certInfo `json:"removed"`
-	UpdateCommand string     `json:"update_command"`
-	UpdateRan     bool       `json:"update_ran"`
-	Restart       string     `json:"restart"`
-	Notes         []string   `json:"notes,omitempty"`
+	Removed []certInfo `json:"removed"`
+	trustChange
 }
 
 func (a *app) certsRemoveCmd() *cobra.Command {
@@ -616,18 +625,7 @@ func (a *app) certsRemoveCmd() *cobra.Command {
 					a.printf("  %s\n", f)
 				}
 			}
-			switch {
-			case res.UpdateRan:
-				a.printf("ran: %s\n", res.UpdateCommand)
-			case res.UpdateCommand != "":
-				a.printf("update command: %s (not run)\n", res.UpdateCommand)
-			}
-			if res.Restart == "restarted" {
-				a.printf("restarted %s\n", a.plat.Service)
-			}
-			for _, n := range res.Notes {
-				a.printf("note: %s\n", n)
-			}
+			a.printTrustChange(&res.trustChange, true)
 			return nil
 		},
 	}
@@ -689,7 +687,7 @@ func (a *app) removeImported(ctx context.Context, fp string, restart bool) (*rem
 		info.Files = where
 		res.Removed = append(res.Removed, info)
 	}
-	if err := a.applyTrustChange(ctx, store, true, restart, &res.UpdateCommand, &res.UpdateRan, &res.Restart, &res.Notes); err != nil {
+	if err := a.applyTrustChange(ctx, store, true, restart, &res.trustChange); err != nil {
 		return nil, err
 	}
 	return res, nil
