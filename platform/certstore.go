@@ -3,6 +3,7 @@ package platform
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,42 +15,50 @@ import (
 	"strings"
 )
 
-// CertStore is an OS trust store that holds the certificates themselves,
-// as Windows' LocalMachine Root and CA stores do (Linux has TrustStore
-// instead: an anchor folder of files and an update command). The CLI
-// asks Platform.CertStore first and falls back to TrustStore on
-// ErrNotSupported.
+// CertStore is the OS trust store certs imports into: Windows' LocalMachine
+// Root and CA stores, which hold the certificates themselves, or on Linux
+// a TrustStore, the distro's anchor folder rebuilt into the store by its
+// update command. Changes take effect after RunUpdate (Windows: at once).
 type CertStore interface {
 	// Describe names the store for messages.
 	Describe() string
 	// Add puts the DER certificate into the root store (root) or the
-	// intermediate store; added is false when it was there already
-	// (nothing is added twice). where names the store.
+	// intermediate store (one folder holds both on Linux); added is false
+	// when it was there already (nothing is added twice). where names the
+	// store or the file.
 	Add(der []byte, root bool) (added bool, where string, err error)
 	// Imported returns the certificates adldapctl added that are still
 	// in the stores.
 	Imported() ([]StoredCert, error)
-	// All returns every certificate of the stores.
+	// All returns every certificate of the stores (on Linux the anchor
+	// folder and the bundle its update command generates).
 	All() ([]StoredCert, error)
 	// Remove deletes every copy of the certificate with this SHA-256 (hex)
-	// and returns the stores it was in.
+	// adldapctl added, and returns the stores or files it was in.
 	Remove(sha256 string) (where []string, err error)
+	// UpdateCommand is the command that makes changes effective, to run
+	// once after them; nil when there is none (Windows).
+	UpdateCommand() []string
+	// RunUpdate runs it on the host; ran is false when there is none and
+	// under --root, where the caller reports it instead.
+	RunUpdate(ctx context.Context) (ran bool, err error)
 }
 
 // StoredCert is a certificate found in a CertStore.
 type StoredCert struct {
 	DER    []byte
-	Store  string // e.g. LocalMachine\Root
+	Store  string // e.g. LocalMachine\Root, or the file that holds it
 	SHA256 string // lower-case hex
 }
 
-// CertStore returns the host's certificate store: Windows' LocalMachine
-// Root and CA. Elsewhere it returns ErrNotSupported (use TrustStore), and
-// under --root on Windows too: the stores are not files a folder can hold,
-// and adldapctl never touches the host's stores for a --root run.
+// CertStore returns the host's trust store: Windows' LocalMachine Root
+// and CA, elsewhere the TrustStore (anchor folder, under --root). Under
+// --root on Windows it returns ErrNotSupported: the stores are not files a
+// folder can hold, and adldapctl never touches the host's stores for a
+// --root run.
 func (p *Platform) CertStore() (CertStore, error) {
 	if p.OS != "windows" {
-		return nil, ErrNotSupported
+		return p.TrustStore()
 	}
 	if p.Sandboxed() {
 		return nil, fmt.Errorf("%w: --root on Windows: the LocalMachine certificate stores are not files, and a --root run never changes the host's stores; run without --root on the Windows host", ErrNotSupported)

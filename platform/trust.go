@@ -3,6 +3,7 @@ package platform
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/adldapctl/adldapctl/internal/certs"
 )
 
 // TrustLayout is where a distro family keeps the OS trust store: the folder
@@ -52,12 +55,14 @@ func TrustLayoutFor(family string) TrustLayout {
 	return l
 }
 
-// TrustStore is the OS trust store of p: the anchor folder (under --root)
-// and its update command. Windows stores come with the Windows issue.
+// TrustStore is the OS trust store of p on Linux: the anchor folder (under
+// --root) and its update command. It is p's CertStore there.
 type TrustStore struct {
 	TrustLayout
 	p *Platform
 }
+
+var _ CertStore = (*TrustStore)(nil)
 
 // TrustStore returns p's anchor-folder store, or ErrNotSupported on Windows (see CertStore).
 func (p *Platform) TrustStore() (*TrustStore, error) {
@@ -72,6 +77,123 @@ func (s *TrustStore) Dir() string { return join(s.p.Root, s.AnchorDir) }
 
 // HostPath is an unrooted system path as adldapctl reaches it.
 func (s *TrustStore) HostPath(p string) string { return join(s.p.Root, p) }
+
+func (s *TrustStore) anchors() FolderStore { return FolderStore{Dir: s.Dir(), Ext: s.Ext} }
+
+// Describe names the store by its anchor folder.
+func (s *TrustStore) Describe() string { return s.Dir() }
+
+// Add writes the certificate into the anchor folder (roots and
+// intermediates alike); where is its file.
+func (s *TrustStore) Add(der []byte, root bool) (bool, string, error) {
+	changed, path, err := s.anchors().Add(der)
+	if err != nil {
+		return false, path, fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return changed, path, nil
+}
+
+// Imported returns the first certificate of each file adldapctl wrote
+// into the anchor folder.
+func (s *TrustStore) Imported() ([]StoredCert, error) { return s.anchors().Imported() }
+
+// Remove deletes adldapctl's anchor files holding this certificate.
+func (s *TrustStore) Remove(sha256 string) ([]string, error) { return s.anchors().Remove(sha256) }
+
+// All returns every certificate of the anchor folder's files and of the
+// first generated bundle that exists.
+func (s *TrustStore) All() ([]StoredCert, error) {
+	files, err := ReadDirFiles(s.Dir(), "")
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range s.Bundles {
+		bf, err := ReadDirFiles(filepath.Dir(s.HostPath(b)), filepath.Base(b))
+		if err != nil {
+			return nil, err
+		}
+		if len(bf) > 0 {
+			files = append(files, bf...)
+			break
+		}
+	}
+	return storedCerts(files, false), nil
+}
+
+// UpdateCommand is the distro's command that rebuilds the store from the
+// anchor folder, run once after a change (RunUpdate).
+func (s *TrustStore) UpdateCommand() []string { return s.Update }
+
+// FolderStore is a folder of certificate files adldapctl writes, one PEM
+// certificate a file named certs.FileStem + Ext: the anchor folder of a
+// TrustStore, and the connector's SSL_CA_PATH folder on every OS.
+type FolderStore struct {
+	Dir string
+	Ext string
+}
+
+// Add writes the DER certificate as PEM into the folder unless an
+// identical file is there (PutFile); path is its file, also on error.
+func (f FolderStore) Add(der []byte) (changed bool, path string, err error) {
+	x, err := x509.ParseCertificate(der)
+	if err != nil {
+		return false, f.Dir, fmt.Errorf("parse the certificate: %w", err)
+	}
+	c := certs.Classify([]*x509.Certificate{x})[0]
+	name := certs.FileStem(c) + f.Ext
+	changed, err = PutFile(f.Dir, name, c.PEM())
+	return changed, filepath.Join(f.Dir, name), err
+}
+
+// Imported returns the first certificate of each file adldapctl wrote
+// there, with the file as its Store; unreadable files are skipped.
+func (f FolderStore) Imported() ([]StoredCert, error) {
+	files, err := ReadDirFiles(f.Dir, certs.StemPrefix, f.Ext)
+	if err != nil {
+		return nil, err
+	}
+	return storedCerts(files, true), nil
+}
+
+// Remove deletes the files of Imported holding the certificate with this
+// SHA-256 and returns them.
+func (f FolderStore) Remove(sha256 string) ([]string, error) {
+	in, err := f.Imported()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, c := range in {
+		if c.SHA256 != sha256 {
+			continue
+		}
+		if _, err := RemoveFile(filepath.Dir(c.Store), filepath.Base(c.Store)); err != nil {
+			return removed, fmt.Errorf("remove %s: %w", c.Store, err)
+		}
+		removed = append(removed, c.Store)
+	}
+	return removed, nil
+}
+
+// storedCerts parses files (only the first certificate of each when
+// firstOnly) in the order certs.Classify gives; unreadable files are
+// skipped.
+func storedCerts(files []StoreFile, firstOnly bool) []StoredCert {
+	var out []StoredCert
+	for _, f := range files {
+		parsed, err := certs.Parse(f.Data)
+		if err != nil {
+			continue
+		}
+		if firstOnly {
+			parsed = parsed[:1]
+		}
+		for _, c := range certs.Classify(parsed) {
+			out = append(out, StoredCert{DER: c.X509.Raw, Store: f.Path, SHA256: c.SHA256})
+		}
+	}
+	return out
+}
 
 // PutFile writes data as dir/name with mode 0644, atomically, unless an
 // identical regular file is already there. It never writes through a

@@ -3,6 +3,7 @@
 package platform
 
 import (
+	"context"
 	"crypto/sha1"
 	"errors"
 	"fmt"
@@ -27,6 +28,12 @@ func (p *Platform) windowsCertStore() (CertStore, error) {
 }
 
 func (w *windowsStores) Describe() string { return `the LocalMachine Root and CA certificate stores` }
+
+// UpdateCommand is nil: the stores take a change at once.
+func (w *windowsStores) UpdateCommand() []string { return nil }
+
+// RunUpdate has nothing to run.
+func (w *windowsStores) RunUpdate(context.Context) (bool, error) { return false, nil }
 
 func (w *windowsStores) label(name string) string { return `LocalMachine\` + name }
 

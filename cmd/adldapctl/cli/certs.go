@@ -46,12 +46,18 @@ func infoOf(c certs.Cert, now time.Time) certInfo {
 
 // importResult is what `certs import` did (--json contract).
 type importResult struct {
-	Certificates  []certInfo `json:"certificates"`
-	Imported      []certInfo `json:"imported"`
-	Skipped       []skipped  `json:"skipped,omitempty"`
-	Changed       bool       `json:"changed"`
-	UpdateCommand string     `json:"update_command"`
-	UpdateRan     bool       `json:"update_ran"`
+	Certificates []certInfo `json:"certificates"`
+	Imported     []certInfo `json:"imported"`
+	Skipped      []skipped  `json:"skipped,omitempty"`
+	Changed      bool       `json:"changed"`
+	trustChange
+}
+
+// trustChange is what applying a change of the trust store did (the
+// --json fields import and remove share).
+type trustChange struct {
+	UpdateCommand string `json:"update_command"`
+	UpdateRan     bool   `json:"update_ran"`
 	// Restart: restarted, not-needed (nothing changed), skipped
 	// (--no-restart), reported (--root), not-installed.
 	Restart string   `json:"restart"`
@@ -283,89 +289,97 @@ func (a *app) caPathDir() (string, error) {
 	return "", err
 }
 
-// importAnchors writes sel into the OS anchor folder (and SSL_CA_PATH),
-// runs the store's update command (reported under --root) and restarts
-// the connector when anything changed.
-func (a *app) importAnchors(ctx context.Context, sel []certs.Cert, restart bool, res *importResult) error {
-	if cs, err := a.certStore(); err != nil {
-		return err
-	} else if cs != nil {
-		return a.importToCertStore(cs, sel, restart, res)
-	}
-	store, err := a.plat.TrustStore()
+// trustStores returns the OS trust store certs works on and, when
+// config.json names one, the SSL_CA_PATH folder (nil otherwise). Under
+// --root on Windows it is the error that says why nothing can be done.
+func (a *app) trustStores() (platform.CertStore, *platform.FolderStore, error) {
+	store, err := a.plat.CertStore()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	caDir, err := a.caPathDir()
+	if err != nil || caDir == "" {
+		return store, nil, err
+	}
+	return store, &platform.FolderStore{Dir: caDir, Ext: ".pem"}, nil
+}
+
+// importAnchors adds sel to the OS trust store (and SSL_CA_PATH), runs the
+// store's update command (reported under --root) and restarts the
+// connector when anything changed.
+func (a *app) importAnchors(ctx context.Context, sel []certs.Cert, restart bool, res *importResult) error {
+	store, caPath, err := a.trustStores()
 	if err != nil {
 		return err
 	}
 	now := time.Now()
 	for _, c := range sel {
 		info := infoOf(c, now)
-		stem := certs.FileStem(c)
-		changed, err := platform.PutFile(store.Dir(), stem+store.Ext, c.PEM())
+		added, where, err := store.Add(c.X509.Raw, c.Role == certs.Root)
 		if err != nil {
-			return fmt.Errorf("write %s: %w", stem+store.Ext, err)
+			return err
 		}
-		info.Files = append(info.Files, filepath.Join(store.Dir(), stem+store.Ext))
-		res.Changed = res.Changed || changed
-		if caDir != "" {
-			changed, err := platform.PutFile(caDir, stem+".pem", c.PEM())
+		info.Files = append(info.Files, where)
+		res.Changed = res.Changed || added
+		if !added {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: already present in %s", c.Subject(), where))
+		}
+		if caPath != nil {
+			changed, path, err := caPath.Add(c.X509.Raw)
 			if err != nil {
-				return fmt.Errorf("write %s into SSL_CA_PATH: %w", stem+".pem", err)
+				return fmt.Errorf("write %s into SSL_CA_PATH: %w", filepath.Base(path), err)
 			}
-			info.Files = append(info.Files, filepath.Join(caDir, stem+".pem"))
+			info.Files = append(info.Files, path)
 			res.Changed = res.Changed || changed
 		}
 		res.Imported = append(res.Imported, info)
 	}
-	return a.applyTrustChange(ctx, store, res.Changed, restart, &res.UpdateCommand, &res.UpdateRan, &res.Restart, &res.Notes)
+	return a.applyTrustChange(ctx, store, res.Changed, restart, &res.trustChange)
 }
 
-// applyTrustChange runs the update command and restarts the service after
-// a change of the anchor folder.
-func (a *app) applyTrustChange(ctx context.Context, store *platform.TrustStore, changed, restart bool, cmdline *string, ran *bool, restarted *string, notes *[]string) error {
-	*cmdline = strings.Join(store.Update, " ")
+// applyTrustChange runs the store's update command and restarts the
+// service after a change of the store.
+func (a *app) applyTrustChange(ctx context.Context, store platform.CertStore, changed, restart bool, tc *trustChange) error {
+	tc.UpdateCommand = strings.Join(store.UpdateCommand(), " ")
 	if !changed {
-		*restarted = "not-needed"
-		*notes = append(*notes, "already in the trust store: nothing changed")
+		tc.Restart = "not-needed"
+		tc.Notes = append(tc.Notes, "already in the trust store: nothing changed")
 		return nil
 	}
-	r, err := store.RunUpdate(ctx)
-	*ran = r
+	ran, err := store.RunUpdate(ctx)
+	tc.UpdateRan = ran
 	if err != nil {
 		return fmt.Errorf("the certificate files are written, but %w; run it by hand, then adldapctl service restart", err)
 	}
-	if !r {
-		*notes = append(*notes, fmt.Sprintf("--root: not run on this host; run %q in the target system", *cmdline))
+	if !ran && tc.UpdateCommand != "" {
+		tc.Notes = append(tc.Notes, fmt.Sprintf("--root: not run on this host; run %q in the target system", tc.UpdateCommand))
 	}
-	return a.restartForTrust(restart, restarted, notes)
+	return a.restartForTrust(restart, tc)
 }
 
 // restartForTrust restarts the connector's service (and on Windows its
 // admin console's, see Platform.Services) after the trust store changed:
 // the connector reads its CAs only at start.
-func (a *app) restartForTrust(restart bool, restarted *string, notes *[]string) error {
+func (a *app) restartForTrust(restart bool, tc *trustChange) error {
 	switch {
 	case !restart:
-		*restarted = "skipped"
-		*notes = append(*notes, "--no-restart: the connector reads CAs only at start; run adldapctl service restart")
+		tc.Restart = "skipped"
+		tc.Notes = append(tc.Notes, "--no-restart: the connector reads CAs only at start; run adldapctl service restart")
 	case a.plat.Sandboxed():
-		*restarted = "reported"
-		*notes = append(*notes, "--root: the connector's service would be restarted")
+		tc.Restart = "reported"
+		tc.Notes = append(tc.Notes, "--root: the connector's service would be restarted")
 	default:
 		svc := a.plat.Services()
 		st, err := svc.Status(a.plat.Service)
 		if err != nil || !st.Installed {
-			*restarted = "not-installed"
-			*notes = append(*notes, "the connector's service is not installed: nothing restarted")
+			tc.Restart = "not-installed"
+			tc.Notes = append(tc.Notes, "the connector's service is not installed: nothing restarted")
 			return nil
 		}
 		if err := svc.Restart(a.plat.Service); err != nil {
 			return fmt.Errorf("trust store updated, but restart %s: %w", a.plat.Service, err)
 		}
-		*restarted = "restarted"
+		tc.Restart = "restarted"
 	}
 	return nil
 }
@@ -383,19 +397,25 @@ func (a *app) printImport(res *importResult) error {
 			a.printf("  %s\n", f)
 		}
 	}
+	a.printTrustChange(&res.trustChange, res.Changed)
+	return nil
+}
+
+// printTrustChange prints the update command (when the store changed),
+// the restart and the notes.
+func (a *app) printTrustChange(tc *trustChange, changed bool) {
 	switch {
-	case res.UpdateRan:
-		a.printf("ran: %s\n", res.UpdateCommand)
-	case res.Changed && res.UpdateCommand != "":
-		a.printf("update command: %s (not run)\n", res.UpdateCommand)
+	case tc.UpdateRan:
+		a.printf("ran: %s\n", tc.UpdateCommand)
+	case changed && tc.UpdateCommand != "":
+		a.printf("update command: %s (not run)\n", tc.UpdateCommand)
 	}
-	if res.Restart == "restarted" {
+	if tc.Restart == "restarted" {
 		a.printf("restarted %s\n", a.plat.Service)
 	}
-	for _, n := range res.Notes {
+	for _, n := range tc.Notes {
 		a.printf("note: %s\n", n)
 	}
-	return nil
 }
 
 func (a *app) printCerts(list []certInfo) {
@@ -471,60 +491,50 @@ func (a *app) fetchChain(ctx context.Context, raw, proxy string) ([]*x509.Certif
 	return chain, nil
 }
 
-// storedCert is a certificate found in a store with the files holding it.
+// storedCert is a certificate found in a store with the stores or files
+// holding it.
 type storedCert struct {
 	cert  certs.Cert
 	files []string
 }
 
-// collect parses the files and groups certificates by fingerprint, in
-// order of first appearance. Unreadable files are skipped.
-func collect(files []platform.StoreFile, firstOnly bool) []*storedCert {
+// collect groups certificates by fingerprint, in order of first
+// appearance. Unreadable ones are skipped.
+func collect(in []platform.StoredCert) []*storedCert {
 	var out []*storedCert
 	byFP := map[string]*storedCert{}
-	for _, f := range files {
-		parsed, err := certs.Parse(f.Data)
+	for _, s := range in {
+		parsed, err := certs.Parse(s.DER)
 		if err != nil {
 			continue
 		}
-		if firstOnly {
-			parsed = parsed[:1]
-		}
-		for _, c := range certs.Classify(parsed) {
+		for _, c := range certs.Classify(parsed[:1]) {
 			sc := byFP[c.SHA256]
 			if sc == nil {
 				sc = &storedCert{cert: c}
 				byFP[c.SHA256] = sc
 				out = append(out, sc)
 			}
-			sc.files = append(sc.files, f.Path)
+			sc.files = append(sc.files, s.Store)
 		}
 	}
 	return out
 }
 
-// imported returns what adldapctl put in the anchor folder and SSL_CA_PATH.
-func (a *app) imported() (*platform.TrustStore, string, []*storedCert, error) {
-	store, err := a.plat.TrustStore()
+// imported returns what adldapctl put in store and in caPath (when not nil).
+func imported(store platform.CertStore, caPath *platform.FolderStore) ([]*storedCert, error) {
+	in, err := store.Imported()
 	if err != nil {
-		return nil, "", nil, err
+		return nil, err
 	}
-	caDir, err := a.caPathDir()
-	if err != nil {
-		return nil, "", nil, err
-	}
-	files, err := platform.ReadDirFiles(store.Dir(), certs.StemPrefix, store.Ext)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	if caDir != "" {
-		more, err := platform.ReadDirFiles(caDir, certs.StemPrefix, ".pem")
+	if caPath != nil {
+		more, err := caPath.Imported()
 		if err != nil {
-			return nil, "", nil, err
+			return nil, err
 		}
-		files = append(files, more...)
+		in = append(in, more...)
 	}
-	return store, caDir, collect(files, true), nil
+	return collect(in), nil
 }
 
 func (a *app) certsListCmd() *cobra.Command {
@@ -537,33 +547,20 @@ func (a *app) certsListCmd() *cobra.Command {
 			if err := a.setupReadOnly(cmd.Context()); err != nil {
 				return err
 			}
-			if cs, err := a.certStore(); err != nil {
+			store, caPath, err := a.trustStores()
+			if err != nil {
 				return err
-			} else if cs != nil {
-				return a.listCertStore(cs, all)
 			}
-			store, _, list, err := a.imported()
+			list, err := imported(store, caPath)
 			if err != nil {
 				return err
 			}
 			if all {
-				var files []platform.StoreFile
-				anchors, err := platform.ReadDirFiles(store.Dir(), "")
+				every, err := store.All()
 				if err != nil {
 					return err
 				}
-				files = append(files, anchors...)
-				for _, b := range store.Bundles {
-					bf, err := platform.ReadDirFiles(filepath.Dir(store.HostPath(b)), filepath.Base(b))
-					if err != nil {
-						return err
-					}
-					if len(bf) > 0 {
-						files = append(files, bf...)
-						break
-					}
-				}
-				list = collect(files, false)
+				list = collect(every)
 			}
 			now := time.Now()
 			out := make([]certInfo, 0, len(list))
@@ -573,10 +570,16 @@ func (a *app) certsListCmd() *cobra.Command {
 				out = append(out, info)
 			}
 			if a.json {
-				return a.writeJSON(map[string]any{"certificates": out, "anchor_dir": store.Dir()})
+				doc := map[string]any{"certificates": out}
+				if ts, ok := store.(*platform.TrustStore); ok {
+					doc["anchor_dir"] = ts.Dir() // a folder store is named by its folder
+				} else {
+					doc["store"] = store.Describe()
+				}
+				return a.writeJSON(doc)
 			}
 			if len(out) == 0 {
-				a.printf("no certificate imported by adldapctl in %s\n", store.Dir())
+				a.printf("no certificate imported by adldapctl in %s\n", store.Describe())
 				return nil
 			}
 			a.printCerts(out)
@@ -589,11 +592,8 @@ func (a *app) certsListCmd() *cobra.Command {
 
 // removeResult is what `certs remove` did (--json contract).
 type removeResult struct {
-	Removed       []certInfo `json:"removed"`
-	UpdateCommand string     `json:"update_command"`
-	UpdateRan     bool       `json:"update_ran"`
-	Restart       string     `json:"restart"`
-	Notes         []string   `json:"notes,omitempty"`
+	Removed []certInfo `json:"removed"`
+	trustChange
 }
 
 func (a *app) certsRemoveCmd() *cobra.Command {
@@ -612,54 +612,8 @@ func (a *app) certsRemoveCmd() *cobra.Command {
 			if err := a.setup(cmd.Context(), true); err != nil {
 				return err
 			}
-			if cs, err := a.certStore(); err != nil {
-				return err
-			} else if cs != nil {
-				return a.removeFromCertStore(cs, fp, !noRestart)
-			}
-			store, _, list, err := a.imported()
+			res, err := a.removeImported(cmd.Context(), fp, !noRestart)
 			if err != nil {
-				return err
-			}
-			var match []*storedCert
-			for _, sc := range list {
-				if strings.HasPrefix(sc.cert.SHA256, fp) {
-					match = append(match, sc)
-				}
-			}
-			switch len(match) {
-			case 0:
-				return exitError{code: ExitFailed, msg: fmt.Sprintf("no certificate imported by adldapctl has SHA-256 %s…; adldapctl certs list shows them", fp)}
-			case 1:
-			default:
-				return usageError{fmt.Errorf("%s matches %d imported certificates: give more digits", fp, len(match))}
-			}
-			// Undo what an import pinned to this certificate added: it and
-			// the imported CAs that chain up to it (curl, for one, trusts a
-			// chain ending at a trusted intermediate).
-			var stored []certs.Cert
-			byFP := map[string]*storedCert{}
-			for _, sc := range list {
-				stored = append(stored, sc.cert)
-				byFP[sc.cert.SHA256] = sc
-			}
-			sel, err := certs.Select(stored, match[0].cert.SHA256)
-			if err != nil {
-				sel = []certs.Cert{match[0].cert}
-			}
-			res := &removeResult{}
-			for _, c := range sel {
-				sc := byFP[c.SHA256]
-				for _, f := range sc.files {
-					if _, err := platform.RemoveFile(filepath.Dir(f), filepath.Base(f)); err != nil {
-						return fmt.Errorf("remove %s: %w", f, err)
-					}
-				}
-				info := infoOf(sc.cert, time.Now())
-				info.Files = sc.files
-				res.Removed = append(res.Removed, info)
-			}
-			if err := a.applyTrustChange(cmd.Context(), store, true, !noRestart, &res.UpdateCommand, &res.UpdateRan, &res.Restart, &res.Notes); err != nil {
 				return err
 			}
 			if a.json {
@@ -671,20 +625,70 @@ func (a *app) certsRemoveCmd() *cobra.Command {
 					a.printf("  %s\n", f)
 				}
 			}
-			if res.UpdateRan {
-				a.printf("ran: %s\n", res.UpdateCommand)
-			} else {
-				a.printf("update command: %s (not run)\n", res.UpdateCommand)
-			}
-			if res.Restart == "restarted" {
-				a.printf("restarted %s\n", a.plat.Service)
-			}
-			for _, n := range res.Notes {
-				a.printf("note: %s\n", n)
-			}
+			a.printTrustChange(&res.trustChange, true)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&noRestart, "no-restart", false, "do not restart the connector's service")
 	return cmd
+}
+
+// removeImported undoes an import: the certificate with fingerprint prefix
+// fp and the imported CAs that chain up to it, from the OS trust store and
+// from SSL_CA_PATH; then the update command and the restart.
+func (a *app) removeImported(ctx context.Context, fp string, restart bool) (*removeResult, error) {
+	store, caPath, err := a.trustStores()
+	if err != nil {
+		return nil, err
+	}
+	list, err := imported(store, caPath)
+	if err != nil {
+		return nil, err
+	}
+	var match []*storedCert
+	for _, sc := range list {
+		if strings.HasPrefix(sc.cert.SHA256, fp) {
+			match = append(match, sc)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return nil, exitError{code: ExitFailed, msg: fmt.Sprintf("no certificate imported by adldapctl into %s has SHA-256 %s…; adldapctl certs list shows them", store.Describe(), fp)}
+	case 1:
+	default:
+		return nil, usageError{fmt.Errorf("%s matches %d imported certificates: give more digits", fp, len(match))}
+	}
+	// Undo what an import pinned to this certificate added: it and the
+	// imported CAs that chain up to it (curl, for one, trusts a chain
+	// ending at a trusted intermediate).
+	stored := make([]certs.Cert, 0, len(list))
+	for _, sc := range list {
+		stored = append(stored, sc.cert)
+	}
+	sel, err := certs.Select(stored, match[0].cert.SHA256)
+	if err != nil {
+		sel = []certs.Cert{match[0].cert}
+	}
+	res := &removeResult{}
+	now := time.Now()
+	for _, c := range sel {
+		where, err := store.Remove(c.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		if caPath != nil {
+			files, err := caPath.Remove(c.SHA256)
+			if err != nil {
+				return nil, err
+			}
+			where = append(where, files...)
+		}
+		info := infoOf(c, now)
+		info.Files = where
+		res.Removed = append(res.Removed, info)
+	}
+	if err := a.applyTrustChange(ctx, store, true, restart, &res.trustChange); err != nil {
+		return nil, err
+	}
+	return res, nil
 }

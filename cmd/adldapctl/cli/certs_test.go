@@ -475,3 +475,22 @@ func TestCertsSSLCAPathOutsideAndRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestCertsJSONShapes pins the --json contract of import and remove (the
+// fields they share come from one embedded struct): every key, in order.
+func TestCertsJSONShapes(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{importResult{Skipped: []skipped{{}}, trustChange: trustChange{Notes: []string{"n"}}},
+			`{"certificates":null,"imported":null,"skipped":[{"sha256":"","reason":""}],"changed":false,"update_command":"","update_ran":false,"restart":"","notes":["n"]}`},
+		{removeResult{trustChange: trustChange{Notes: []string{"n"}}},
+			`{"removed":null,"update_command":"","update_ran":false,"restart":"","notes":["n"]}`},
+	} {
+		b, err := json.Marshal(tc.v)
+		if err != nil || string(b) != tc.want {
+			t.Errorf("%T: %s (%v), want %s", tc.v, b, err, tc.want)
+		}
+	}
+}
