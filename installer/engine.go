@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/adldapctl/adldapctl/connector"
 	"github.com/adldapctl/adldapctl/internal/redact"
@@ -91,9 +92,12 @@ func (in *Installer) Run(ctx context.Context, plan Plan) (*Result, error) {
 	if plan.Source == nil {
 		return nil, errors.New("no release source given")
 	}
-	cur, err := in.Installed()
+	cur, adopted, err := in.Current()
 	if err != nil {
 		return nil, err
+	}
+	if adopted {
+		in.logf("the connector %s was installed without adldapctl (no install record in %s): adopting it", cur.Version, in.p.Paths.StateDir)
 	}
 	op := plan.Op
 	switch {
@@ -206,6 +210,28 @@ func (in *Installer) Run(ctx context.Context, plan Plan) (*Result, error) {
 	j.ToVersion, j.Fresh = res.Version, fresh
 	if cur != nil {
 		j.FromVersion = cur.Version
+		j.Adopted = adopted
+	}
+	if ms, ok := in.step.(*msiStep); ok && !fresh {
+		// Before anything is stopped: the installed version's MSI must be
+		// kept for a failed switch or health gate to reinstall it.
+		from := ""
+		if cur != nil {
+			from = cur.Version
+		}
+		oldArt, oldGot, err := ms.keepInstalled(ctx, j, plan.Source, plan.Verify, from)
+		if err != nil {
+			return abort(errors.Join(err, os.Remove(got.Path)))
+		}
+		if oldGot != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("kept the installed %s's MSI from %s for rollback (it was installed without adldapctl)", j.FromVersion, redact.URL(oldArt.URL)))
+			if adopted {
+				cur.Source, cur.SHA256, cur.Verified = redact.URL(oldArt.URL), oldGot.SHA256, string(oldGot.Verified)
+				cur.Tag = "v" + strings.TrimPrefix(cur.Version, "v")
+			}
+		}
+	}
+	if cur != nil {
 		j.PrevRecord = cur.Marshal()
 	}
 	j.KeepOld = !fresh && !res.Repair

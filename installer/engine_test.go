@@ -29,6 +29,7 @@ type fakeServices struct {
 	running   bool
 	startErr  error // Start fails with it when set
 	starts    int
+	stops     int
 }
 
 var _ platform.ServiceManager = (*fakeServices)(nil)
@@ -62,6 +63,7 @@ func (f *fakeServices) Start(string) error {
 func (f *fakeServices) Stop(string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.stops++
 	f.running = false
 	return nil
 }

@@ -43,18 +43,21 @@ const maxJournal = 1 << 20
 
 // Journal is the on-disk record of a transaction in progress.
 type Journal struct {
-	Format       int             `json:"format"`
-	ID           string          `json:"id"`
-	Op           string          `json:"op"` // install, update, rollback
-	Phase        string          `json:"phase"`
-	FromVersion  string          `json:"from_version,omitempty"`
-	ToVersion    string          `json:"to_version,omitempty"`
-	Fresh        bool            `json:"fresh"` // no previous install
-	ServiceWasUp bool            `json:"service_was_running"`
-	KeepOld      bool            `json:"keep_old"` // move the old tree to .previous on commit
-	Record       json.RawMessage `json:"record,omitempty"`
-	PrevRecord   json.RawMessage `json:"prev_record,omitempty"`
-	StartedAt    time.Time       `json:"started_at"`
+	Format       int    `json:"format"`
+	ID           string `json:"id"`
+	Op           string `json:"op"` // install, update, rollback
+	Phase        string `json:"phase"`
+	FromVersion  string `json:"from_version,omitempty"`
+	ToVersion    string `json:"to_version,omitempty"`
+	Fresh        bool   `json:"fresh"` // no previous install
+	ServiceWasUp bool   `json:"service_was_running"`
+	KeepOld      bool   `json:"keep_old"` // move the old tree to .previous on commit
+	// Adopted: FromVersion is a connector installed without adldapctl
+	// (Windows: its MSI product), so there is no install record of it.
+	Adopted    bool            `json:"adopted,omitempty"`
+	Record     json.RawMessage `json:"record,omitempty"`
+	PrevRecord json.RawMessage `json:"prev_record,omitempty"`
+	StartedAt  time.Time       `json:"started_at"`
 	// MSI is what the Windows step needs to finish or undo an MSI
 	// switch (absent on Linux).
 	MSI  *MSIState `json:"msi,omitempty"`
@@ -113,6 +116,9 @@ func readJournal(p *platform.Platform, installed *connector.InstallRecord) (*Jou
 	if why := j.check(installed); why != "" {
 		return nil, refuse(why)
 	}
+	if j.Adopted && p.OS != "windows" {
+		return nil, refuse("marks an adopted install, which only Windows has")
+	}
 	if why := j.MSI.check(p); why != "" {
 		return nil, refuse(why)
 	}
@@ -157,7 +163,7 @@ func (j *Journal) check(installed *connector.InstallRecord) string {
 				return "holds a previous install record that does not match its from_version"
 			}
 		}
-		if installed == nil && j.FromVersion != "" && j.Phase != PhaseCommit {
+		if installed == nil && j.FromVersion != "" && !j.Adopted && j.Phase != PhaseCommit {
 			return fmt.Sprintf("is a %s from %s but no install record exists", j.Op, j.FromVersion)
 		}
 	}

@@ -199,6 +199,11 @@ type winBed struct {
 	pkgs map[string]string
 	// noMapper: no customised profile mapper (a fresh install).
 	noMapper bool
+	// adopted: the version installed without adldapctl; when it is
+	// live again (rolled back to) it has no install record.
+	adopted string
+	// fetch, when set, is the installer's Fetcher.
+	fetch Fetcher
 }
 
 func newWinBed(t *testing.T) *winBed {
@@ -225,7 +230,7 @@ func newWinBed(t *testing.T) *winBed {
 }
 
 func (b *winBed) installer(hook func(string) error) *Installer {
-	return New(Options{Platform: b.plat, Services: b.svc, Runner: b.msi, Hook: hook, FindConnector: b.msi.find,
+	return New(Options{Platform: b.plat, Services: b.svc, Runner: b.msi, Hook: hook, FindConnector: b.msi.find, Fetcher: b.fetch,
 		WaitProcess: func(context.Context, int) error { return nil }, MSIBusyWait: time.Second,
 		Stable: time.Millisecond, Probe: func(context.Context) error { return nil }})
 }
@@ -306,6 +311,10 @@ func (b *winBed) check(want ...string) string {
 		t.Fatalf("install record: %v", err)
 	}
 	switch {
+	case rec == nil && live != "" && live == b.adopted:
+		if cur, adopted, err := in.Current(); err != nil || !adopted || cur.Version != live {
+			t.Errorf("%s is installed without a record but not adopted: %+v, %v, %v", live, cur, adopted, err)
+		}
 	case rec == nil && live != "":
 		t.Errorf("%s is installed but there is no install record", live)
 	case rec != nil && rec.Version != live:
@@ -331,7 +340,7 @@ func (b *winBed) check(want ...string) string {
 		if st, _ := b.svc.Status(platform.WindowsServiceName); !st.Running() {
 			t.Errorf("%s is installed but the service is not running", live)
 		}
-		if !exists(keptMSI(b.plat, live)) {
+		if !exists(keptMSI(b.plat, live)) && (rec != nil || live != b.adopted) {
 			t.Errorf("the MSI of the installed %s is not kept in the cache", live)
 		}
 	}
@@ -523,15 +532,16 @@ func TestMSIRefusesNonMSIAndRoot(t *testing.T) {
 }
 
 // TestMSIUpdateWithoutKeptMSIRefused: an installed product whose MSI is not
-// kept cannot be put back, so the update changes nothing.
+// kept cannot be put back, and an update --from a file has no feed to
+// fetch it from, so the update changes nothing and says what works.
 func TestMSIUpdateWithoutKeptMSIRefused(t *testing.T) {
 	b := newWinBed(t)
 	b.install("6.4.1")
 	os.Remove(keptMSI(b.plat, "6.4.1"))
 	b.msi.runs = nil
 	_, err := b.installer(nil).Run(context.Background(), b.plan(OpUpdate, "6.5.0"))
-	if err == nil || !strings.Contains(err.Error(), "adldapctl install --version 6.4.1") {
-		t.Fatalf("err = %v", err)
+	if err == nil || !strings.Contains(err.Error(), "adldapctl install --from adldap-v6.4.1.msi") || !strings.Contains(err.Error(), "leave out --from") {
+		t.Fatalf("err = %v; want it to name the installed version's MSI with --from, or the feed", err)
 	}
 	if len(b.msi.runs) != 0 {
 		t.Errorf("msiexec ran %q", b.msi.runs)
@@ -633,6 +643,12 @@ func TestMSIFailureAtEveryPhase(t *testing.T) {
 				t.Fatalf("update: %v", err)
 			}
 		}, plan: func(b *winBed) Plan { return b.plan(OpRollback, "") }, from: "6.5.0", to: "6.4.1"},
+		// The connector installed with the official MSI: no record, no
+		// kept MSI; the update fetches 6.4.1's MSI first.
+		{name: "adopted-update", setup: func(b *winBed) { b.adopt("6.4.1") },
+			plan: func(b *winBed) Plan {
+				return feedPlan(OpUpdate, &fakeFeed{pkgs: b.pkgs}, "6.5.0")
+			}, from: "6.4.1", to: "6.5.0"},
 	}
 	modes := []string{"error", "crash", "crash-msiexec-finishes"}
 	n := 0

@@ -70,14 +70,21 @@ func (a *app) statusCmd() *cobra.Command {
 					}
 				}
 			}
-			rec, err := in.Installed()
+			rec, adopted, err := in.Current()
 			if err != nil {
-				return err
+				// The MSI product could not be taken over: show the record.
+				var rerr error
+				if rec, rerr = in.Installed(); rerr != nil {
+					return rerr
+				}
+				a.logf("warning: %v", err)
 			}
 			if rec != nil {
 				s.Installed = true
 				s.Version, s.Tag, s.SHA256, s.Verified = rec.Version, rec.Tag, rec.SHA256, rec.Verified
-				s.InstalledAt = rec.InstalledAt.Format("2006-01-02 15:04:05 MST")
+				if !adopted { // the MSI installed it at a time adldapctl does not know
+					s.InstalledAt = rec.InstalledAt.Format("2006-01-02 15:04:05 MST")
+				}
 				s.LastResult = rec.LastResult
 			}
 			if prev, _ := in.PreviousVersion(); prev != nil {
@@ -105,8 +112,12 @@ func (a *app) statusCmd() *cobra.Command {
 				a.printf("Auth0 AD/LDAP Connector: not installed (no install record in %s)\n", p.Paths.StateDir)
 			} else {
 				a.printf("Auth0 AD/LDAP Connector %s\n", s.Version)
-				a.printf("  installed:   %s (%s)\n", s.InstalledAt, orDefault(s.LastResult, "ok"))
-				a.printf("  sha256:      %s (%s)\n", s.SHA256, verifiedText(s.Verified))
+				if adopted {
+					a.printf("  installed:   with its MSI, not by adldapctl (no install record yet; the next install or update writes one)\n")
+				} else {
+					a.printf("  installed:   %s (%s)\n", s.InstalledAt, orDefault(s.LastResult, "ok"))
+					a.printf("  sha256:      %s (%s)\n", s.SHA256, verifiedText(s.Verified))
+				}
 				if s.PreviousVersion != "" {
 					a.printf("  previous:    %s (adldapctl rollback returns to it)\n", s.PreviousVersion)
 				}

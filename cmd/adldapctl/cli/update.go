@@ -117,7 +117,7 @@ func (a *app) printPlan(res *installer.Result, grace time.Duration) error {
 }
 
 func (a *app) updateCheck(cmd *cobra.Command, opts *updateOptions, src updater.Source) error {
-	cur, err := installer.New(installer.Options{Platform: a.plat}).Installed()
+	cur, _, err := installer.New(installer.Options{Platform: a.plat}).Current()
 	if err != nil {
 		return err
 	}
