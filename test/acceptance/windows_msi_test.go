@@ -587,3 +587,118 @@ func jsonEscaped(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b[1 : len(b)-1])
 }
+
+// TestWindowsMSIAdoptUnderWine is the main path of real Windows users: the
+// connector installed by hand with the official MSI (plain msiexec /i, the
+// service then started as the admin console does), customised, and only
+// then adldapctl. status and update --check see the install; an update to
+// a release whose service fails to start fetches the installed 6.4.1's MSI
+// from the feed first and rolls back by reinstalling it; a later update
+// goes through, writes the install record and keeps 6.4.1 for rollback.
+func TestWindowsMSIAdoptUnderWine(t *testing.T) {
+	start := time.Now()
+	b := newWinBed(t, []testfeed.MSIOptions{{Version: "6.4.1"}, {Version: "6.5.0"}, {Version: "6.6.0", CrashOnStart: true}})
+	defer func() { t.Logf("TestWindowsMSIAdoptUnderWine: %v in all", time.Since(start).Round(time.Second)) }()
+
+	// The admin downloads adldap-v6.4.1.msi and installs it as the
+	// official docs say, then configures the connector and starts it.
+	name := testfeed.MSIName("6.4.1")
+	msi := filepath.Join(t.TempDir(), name)
+	resp, err := http.Get(b.feed.AssetURL("6.4.1", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("download %s: %s, %v", name, resp.Status, err)
+	}
+	if err := os.WriteFile(msi, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := b.w.Run(t, "msiexec", "/i", b.w.WinPath(msi), "/qn"); code != 0 {
+		t.Fatalf("msiexec /i %s /qn: exit %d\n%s", name, code, testbed.FilterWineNoise(stderr))
+	}
+	// The admin console writes the ticket into config.json.
+	b.write(t, winInstall+`\config.json`, fmt.Sprintf("{\n  \"PORT\": %d,\n  \"ADMIN_PORT\": %d,\n  \"PROVISIONING_TICKET\": %q,\n  \"CUSTOMISED\": \"by hand\"\n}\n", b.port, b.admin, ticket))
+	b.write(t, winInstall+`\lib\profileMapper.js`, winMapper)
+	b.write(t, winInstall+`\certs\cert.key`, winKey)
+	if s := b.service(t, testfeed.ServiceName); s.State == "running" {
+		t.Logf("the MSI left %s running", testfeed.ServiceName)
+	} else if _, stderr, code := b.w.Run(t, "sc", "start", testfeed.ServiceName); code != 0 {
+		t.Fatalf("sc start %q: exit %d\n%s", testfeed.ServiceName, code, testbed.FilterWineNoise(stderr))
+	}
+	waitVersion(t, b.port, "6.4.1")
+	want := b.customerFiles(t)
+	b.feed.ResetCounters()
+	record := b.w.HostPath(`C:\ProgramData\adldapctl\install.json`)
+	keptOld := b.w.HostPath(`C:\ProgramData\adldapctl\cache\msi\` + name)
+
+	// status and update --check see the install adldapctl did not make.
+	var st struct {
+		Installed  bool   `json:"installed"`
+		Version    string `json:"version"`
+		Previous   string `json:"previous_version"`
+		LastResult string `json:"last_result"`
+		Product    *struct {
+			DisplayVersion string `json:"display_version"`
+		} `json:"product"`
+	}
+	if err := json.Unmarshal([]byte(b.adlOK(t, "--json", "status")), &st); err != nil {
+		t.Fatalf("status --json: %v", err)
+	}
+	if !st.Installed || st.Version != "6.4.1" || st.Product == nil || st.Product.DisplayVersion != "6.4.1" || !strings.Contains(st.LastResult, "without adldapctl") {
+		t.Errorf("status of the MSI-installed 6.4.1: %+v", st)
+	}
+	stdout, _, code := b.adl(t, "--json", "update", "--check")
+	var ck struct {
+		Installed       string `json:"installed"`
+		UpdateAvailable bool   `json:"update_available"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &ck); err != nil || code != 10 || ck.Installed != "6.4.1" || !ck.UpdateAvailable {
+		t.Errorf("update --check: exit %d, %+v, %v; want exit 10 from 6.4.1", code, ck, err)
+	}
+
+	// An update to 6.6.0, whose service fails to start: 6.4.1's MSI is
+	// fetched and kept first, and reinstalled by the rollback.
+	_, stderr, code := b.adl(t, "update", "--version", "6.6.0", "--health-grace", "2s")
+	if code != 1 || !strings.Contains(stderr, "rolled back to 6.4.1") {
+		b.diagnose(t)
+		t.Errorf("update to 6.6.0 (crashes on start): exit %d, want 1 and a rollback to 6.4.1", code)
+	}
+	if n := b.feed.Requests(b.feed.AssetURL("6.4.1", name)); n != 1 {
+		t.Errorf("the installed 6.4.1's MSI was downloaded %d times, want once", n)
+	}
+	if entries := b.connectorEntries(t); len(entries) != 1 || entries[0].DisplayVersion != "6.4.1" {
+		t.Errorf("uninstall entries after the rollback: %+v, want one of 6.4.1", entries)
+	}
+	if s := b.service(t, testfeed.ServiceName); s.State != "running" {
+		t.Errorf("service after the rollback: %+v", s)
+	}
+	waitVersion(t, b.port, "6.4.1")
+	sameFiles(t, "after the rollback to the fetched 6.4.1", want, b.customerFiles(t))
+	if got, err := os.ReadFile(keptOld); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("kept MSI of 6.4.1 (%v): not the feed's package byte for byte", err)
+	}
+	if _, err := os.Stat(record); !os.IsNotExist(err) {
+		t.Errorf("a failed update of the adopted install wrote %s (%v)", record, err)
+	}
+
+	// update to 6.5.0 uses the kept 6.4.1 (no second download), writes
+	// the record and keeps 6.4.1 for rollback.
+	b.adlOK(t, "update", "--version", "6.5.0", "--health-grace", "1s")
+	b.installed(t, "6.5.0")
+	sameFiles(t, "after the update to 6.5.0", want, b.customerFiles(t))
+	if n := b.feed.Requests(b.feed.AssetURL("6.4.1", name)); n != 1 {
+		t.Errorf("6.4.1's MSI downloaded %d times in all, want once", n)
+	}
+	st.Product, st.LastResult = nil, ""
+	if err := json.Unmarshal([]byte(b.adlOK(t, "--json", "status")), &st); err != nil || st.Version != "6.5.0" || st.Previous != "6.4.1" || strings.Contains(st.LastResult, "without adldapctl") {
+		t.Errorf("status after the update: %+v (%v); want 6.5.0 recorded, 6.4.1 kept for rollback", st, err)
+	}
+	for _, out := range b.outputs {
+		if strings.Contains(out, ticket) {
+			t.Error("the provisioning ticket reached adldapctl's output")
+		}
+	}
+}
