@@ -25,13 +25,26 @@ import (
 // record, or on Windows, when there is none, a record made from the
 // connector's MSI product (adopted is then true; nothing is written until a
 // transaction commits). It returns nil when nothing is installed.
+//
+// On Windows the MSI product is the truth: when the record names another
+// version than the product's (the official updater or msiexec ran after
+// adldapctl), the record is stale and the product is adopted as if there
+// were none, so an update keeps the MSI of what is really installed for its
+// rollback instead of going back to the record's older version.
 func (in *Installer) Current() (rec *connector.InstallRecord, adopted bool, err error) {
 	rec, err = in.Installed()
-	if err != nil || rec != nil {
-		return rec, false, err
+	if err != nil {
+		return nil, false, err
 	}
-	rec, err = in.adoptable()
-	return rec, rec != nil, err
+	prod, perr := in.adoptable()
+	switch {
+	case rec == nil:
+		return prod, prod != nil, perr
+	case perr != nil || prod == nil || sameVersion(prod.Version, rec.Version):
+		return rec, false, nil
+	}
+	prod.LastResult = fmt.Sprintf("changed without adldapctl: its install record says %s, but the connector's MSI %s is installed; the next install or update records it", rec.Version, prod.Version)
+	return prod, true, nil
 }
 
 // adoptable makes an install record of the connector's MSI product, or

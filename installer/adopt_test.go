@@ -286,3 +286,54 @@ func TestMSIAdoptCurrentEdges(t *testing.T) {
 		t.Errorf("hostile DisplayVersion: Current() = %+v, %v; want an error", cur, err)
 	}
 }
+
+// TestMSIAdoptDriftedRecord: adldapctl installed 6.4.1, then the official
+// updater moved the connector to 6.5.0 behind its back. The MSI product is
+// the truth: Current adopts 6.5.0 (the record is stale), and an update to a
+// crashing 6.6.0 fetches and keeps 6.5.0's MSI and rolls back to 6.5.0, not
+// to the record's 6.4.1. A good update then records the new version.
+func TestMSIAdoptDriftedRecord(t *testing.T) {
+	b := newWinBed(t)
+	b.install("6.4.1")
+	b.writeCustomer()
+	if err := b.msi.install(b.pkgs["6.5.0"]); err != nil { // the official updater
+		t.Fatalf("msiexec /i 6.5.0: %v", err)
+	}
+	b.writeCustomer() // it loses the profile mapper; the admin puts it back
+	if err := b.svc.Start(platform.WindowsServiceName); err != nil {
+		t.Fatal(err)
+	}
+	b.adopted = "6.5.0"
+	f := &countingFetcher{fetched: map[string]int{}}
+	b.fetch = f
+	b.pkgs["6.6.0"] = writeFakeMSI(t, filepath.Join(b.root, "crashing"), "6.6.0", true)
+	feed := &fakeFeed{pkgs: b.pkgs, bad: map[string]bool{}}
+
+	cur, adopted, err := b.installer(nil).Current()
+	if err != nil || !adopted || cur.Version != "6.5.0" || !strings.Contains(cur.LastResult, "record says 6.4.1") {
+		t.Fatalf("Current() = %+v, %v, %v; want 6.5.0 adopted over the stale 6.4.1 record", cur, adopted, err)
+	}
+	b.msi.runs = nil
+	_, err = b.installer(nil).Run(context.Background(), feedPlan(OpUpdate, feed, "6.6.0"))
+	var rb *RolledBackError
+	if !errors.As(err, &rb) || rb.To != "6.5.0" {
+		t.Fatalf("update to a crashing 6.6.0: %v; want a rollback to the installed 6.5.0", err)
+	}
+	if n := f.count("adldap-v6.5.0.msi"); n != 1 {
+		t.Errorf("6.5.0's MSI fetched %d times, want once", n)
+	}
+	if got := strings.Join(b.msi.runs, ", "); !strings.HasSuffix(got, "install 6.5.0") || strings.Contains(got, "6.4.1") {
+		t.Errorf("msiexec runs %q; want 6.6.0 tried, then 6.5.0 reinstalled, never 6.4.1", got)
+	}
+	b.check("6.5.0")
+
+	b.pkgs["6.6.0"] = writeFakeMSI(t, filepath.Join(b.root, "good"), "6.6.0", false)
+	res, err := b.installer(nil).Run(context.Background(), feedPlan(OpUpdate, feed, "6.6.0"))
+	if err != nil || res.PreviousVersion != "6.5.0" {
+		t.Fatalf("update 6.5.0 → 6.6.0: %+v, %v", res, err)
+	}
+	b.check("6.6.0")
+	if rec, _ := b.installer(nil).Installed(); rec == nil || rec.Version != "6.6.0" {
+		t.Errorf("install record after the update: %+v; want 6.6.0", rec)
+	}
+}

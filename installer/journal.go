@@ -178,7 +178,9 @@ func (j *Journal) check(installed *connector.InstallRecord) string {
 		}
 	}
 	if installed != nil {
-		ok := installed.Version == j.FromVersion || (j.Phase == PhaseCommit && installed.Version == j.ToVersion)
+		// An adopted install may have a stale record (the product was
+		// changed without adldapctl): FromVersion is the product's.
+		ok := installed.Version == j.FromVersion || (j.Phase == PhaseCommit && installed.Version == j.ToVersion) || (j.Adopted && !j.Fresh)
 		if j.Fresh {
 			ok = j.Phase == PhaseCommit && installed.Version == j.ToVersion
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,8 @@ type fakeMSI struct {
 func writeFakeMSI(t *testing.T, dir, version string, crash bool) string {
 	t.Helper()
 	os.MkdirAll(dir, 0o755)
-	code := fmt.Sprintf("{0000%04d-1111-2222-3333-444455556666}", len(version)*1000+int(version[len(version)-1]))
+	// One product code per version, as real MSIs of a major upgrade have.
+	code := fmt.Sprintf("{%08X-1111-2222-3333-444455556666}", crc32.ChecksumIEEE([]byte(version)))
 	body := append(append([]byte{}, msiMagic...), fmt.Sprintf("\nversion=%s\ncode=%s\ncrash=%v\n", version, code, crash)...)
 	path := filepath.Join(dir, "adldap-v"+version+".msi")
 	if err := os.WriteFile(path, body, 0o644); err != nil {
@@ -317,6 +319,11 @@ func (b *winBed) check(want ...string) string {
 		}
 	case rec == nil && live != "":
 		t.Errorf("%s is installed but there is no install record", live)
+	case rec != nil && rec.Version != live && live != "" && live == b.adopted:
+		// changed without adldapctl: the stale record gives way to the product
+		if cur, adopted, err := in.Current(); err != nil || !adopted || cur.Version != live {
+			t.Errorf("%s is installed, the record says %s, but the product is not adopted: %+v, %v, %v", live, rec.Version, cur, adopted, err)
+		}
 	case rec != nil && rec.Version != live:
 		t.Errorf("install record says %s, installed product is %q", rec.Version, live)
 	}
