@@ -132,7 +132,13 @@ func TestMSIAdoptFetchesInstalledMSI(t *testing.T) {
 	if err != nil || !adopted || cur.Version != "6.4.1" || !strings.Contains(cur.LastResult, "without adldapctl") {
 		t.Fatalf("Current() = %+v, %v, %v; want 6.4.1 adopted", cur, adopted, err)
 	}
-	res, err := in.Run(context.Background(), feedPlan(OpUpdate, feed, "6.5.0"))
+	dry := feedPlan(OpUpdate, feed, "6.5.0")
+	dry.DryRun = true
+	res, err := in.Run(context.Background(), dry)
+	if err != nil || !strings.Contains(strings.Join(res.Notes, "\n"), "its MSI would be fetched from "+feed.Location()) || f.count("adldap-v6.4.1.msi") != 0 {
+		t.Fatalf("update --dry-run of the adopted 6.4.1: %+v, %v; want a note that its MSI would be fetched, and no fetch", res, err)
+	}
+	res, err = in.Run(context.Background(), feedPlan(OpUpdate, feed, "6.5.0"))
 	if err != nil {
 		t.Fatalf("update of the adopted 6.4.1: %v", err)
 	}

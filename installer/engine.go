@@ -164,6 +164,9 @@ func (in *Installer) Run(ctx context.Context, plan Plan) (*Result, error) {
 	}
 	if plan.DryRun {
 		res.SHA256 = art.SHA256
+		if adopted && cur != nil && !in.step.Kept(cur.Version) {
+			res.Notes = append(res.Notes, fmt.Sprintf("the installed %s was installed without adldapctl: its MSI would be fetched from %s and kept for rollback first", cur.Version, redact.URL(plan.Source.Location())))
+		}
 		return res, nil
 	}
 
