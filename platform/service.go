@@ -87,36 +87,50 @@ var ErrServiceUnhealthy = errors.New("service is not healthy")
 // ends. It fails at once when the service fails or restarts (a restart
 // loop). It returns the last state seen.
 func PollRunning(ctx context.Context, m ServiceManager, name string, stable time.Duration) (ServiceState, error) {
-	var last ServiceState
-	var upSince time.Time
 	firstRestarts := -1
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		st, err := m.Status(name)
-		if err != nil {
-			return st, err
-		}
-		last = st
+	return pollStable(ctx, m.Status, name, stable, func(st ServiceState) (bool, error) {
 		if st.Note != "" && st.Active == "unknown" {
-			return st, nil // file-only manager: nothing to wait for
+			return true, nil // file-only manager: nothing to wait for
 		}
 		if firstRestarts < 0 {
 			firstRestarts = st.Restarts
 		}
 		switch {
 		case st.Sub == "auto-restart" || st.Restarts > firstRestarts:
-			return st, fmt.Errorf("%w: %s exited after starting and systemd is restarting it (state %s/%s)", ErrServiceUnhealthy, name, st.Active, st.Sub)
+			return true, fmt.Errorf("%w: %s exited after starting and systemd is restarting it (state %s/%s)", ErrServiceUnhealthy, name, st.Active, st.Sub)
 		case st.Active == "failed":
-			return st, fmt.Errorf("%w: %s exited after starting (state %s/%s)", ErrServiceUnhealthy, name, st.Active, st.Sub)
-		case st.Running():
+			return true, fmt.Errorf("%w: %s exited after starting (state %s/%s)", ErrServiceUnhealthy, name, st.Active, st.Sub)
+		}
+		return false, nil
+	})
+}
+
+// pollStable is the polling loop of every WaitRunning: it reads status
+// until the service has been running for stable, or verdict ends the wait
+// (a crash or restart the manager can tell: its error; nothing to wait
+// for: nil), or ctx ends. It returns the last state seen.
+func pollStable(ctx context.Context, status func(string) (ServiceState, error), name string, stable time.Duration, verdict func(ServiceState) (bool, error)) (ServiceState, error) {
+	var last ServiceState
+	var upSince time.Time
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := status(name)
+		if err != nil {
+			return st, err
+		}
+		last = st
+		if done, err := verdict(st); done || err != nil {
+			return st, err
+		}
+		if st.Running() {
 			if upSince.IsZero() {
 				upSince = time.Now()
 			}
 			if time.Since(upSince) >= stable {
 				return st, nil
 			}
-		default:
+		} else {
 			upSince = time.Time{}
 		}
 		select {

@@ -414,44 +414,22 @@ func (w *windowsServices) WaitRunning(ctx context.Context, name string, stable t
 		ctx, cancel = context.WithTimeout(ctx, w.bound()+stable)
 		defer cancel()
 	}
-	var last ServiceState
-	var upSince time.Time
 	pid := 0
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		st, err := w.Status(name)
-		if err != nil {
-			return st, err
-		}
-		last = st
+	return pollStable(ctx, w.Status, name, stable, func(st ServiceState) (bool, error) {
 		switch {
 		case !st.Installed:
-			return st, fmt.Errorf("%s: %w", name, ErrServiceNotInstalled)
+			return true, fmt.Errorf("%s: %w", name, ErrServiceNotInstalled)
 		case st.Active == "failed":
-			return st, fmt.Errorf("%w: %s exited after starting (%s)", ErrServiceUnhealthy, name, st.Note)
+			return true, fmt.Errorf("%w: %s exited after starting (%s)", ErrServiceUnhealthy, name, st.Note)
 		case st.Active == "inactive":
-			return st, fmt.Errorf("%w: %s is stopped (%s)", ErrServiceUnhealthy, name, st.Sub)
+			return true, fmt.Errorf("%w: %s is stopped (%s)", ErrServiceUnhealthy, name, st.Sub)
+		case st.Running() && pid != 0 && st.PID != pid:
+			return true, fmt.Errorf("%w: %s restarted (pid %d, then %d): it crashes and the service manager restarts it", ErrServiceUnhealthy, name, pid, st.PID)
 		case st.Running():
-			if pid != 0 && st.PID != pid {
-				return st, fmt.Errorf("%w: %s restarted (pid %d, then %d): it crashes and the service manager restarts it", ErrServiceUnhealthy, name, pid, st.PID)
-			}
 			pid = st.PID
-			if upSince.IsZero() {
-				upSince = time.Now()
-			}
-			if time.Since(upSince) >= stable {
-				return st, nil
-			}
-		default:
-			upSince = time.Time{}
 		}
-		select {
-		case <-ctx.Done():
-			return last, fmt.Errorf("%w: %s did not stay running (state %s/%s): %v", ErrServiceUnhealthy, name, last.Active, last.Sub, ctx.Err())
-		case <-tick.C:
-		}
-	}
+		return false, nil
+	})
 }
 
 var _ ServiceManager = (*windowsServices)(nil)
