@@ -143,8 +143,14 @@ func (f *MirrorFeed) Artifact(rel *Release, goos string) (Artifact, error) {
 	if err != nil {
 		return Artifact{}, err
 	}
+	return f.signed(a, a.Name)
+}
+
+// signed is a listed artifact as the signed releases.json vouches for it:
+// its sha256 required, its origin checked against the mirror's.
+func (f *MirrorFeed) signed(a Artifact, what string) (Artifact, error) {
 	if a.SHA256 == "" {
-		return Artifact{}, fmt.Errorf("%w: mirror %s lists %s without a sha256", ErrVerification, f.where(), a.Name)
+		return Artifact{}, fmt.Errorf("%w: mirror %s lists %s without a sha256", ErrVerification, f.where(), what)
 	}
 	a.Trust = TrustSignature
 	remote, local, err := f.base()
@@ -169,20 +175,7 @@ var _ BundleSource = (*MirrorFeed)(nil)
 
 // BundleArtifact returns bundle b with its signed sha256 and size.
 func (f *MirrorFeed) BundleArtifact(rel *Release, b Bundle) (Artifact, error) {
-	a := b.Artifact
-	if a.SHA256 == "" {
-		return Artifact{}, fmt.Errorf("%w: mirror %s lists bundle %s without a sha256", ErrVerification, f.where(), a.Name)
-	}
-	a.Trust = TrustSignature
-	remote, local, err := f.base()
-	if err != nil {
-		return Artifact{}, err
-	}
-	feed := local
-	if remote != nil {
-		feed = remote.String()
-	}
-	return originChecked(feed, a)
+	return f.signed(b.Artifact, "bundle "+b.Artifact.Name)
 }
 
 // IsMirrorFeed reports whether a --feed value names a signed mirror rather
