@@ -249,16 +249,12 @@ func TestMSIAdoptCrashWhileFetchingPrevious(t *testing.T) {
 	b := newWinBed(t)
 	feed, f := b.adopt("6.4.1")
 	f.crashAt = "adldap-v6.4.1.msi"
-	func() {
-		defer func() {
-			if r := recover(); r == nil {
-				t.Fatal("the fetch of 6.4.1's MSI was not reached")
-			} else if _, ok := r.(crashPanic); !ok {
-				panic(r)
-			}
-		}()
-		_, _ = b.installer(nil).Run(context.Background(), feedPlan(OpUpdate, feed, "6.5.0"))
-	}()
+	if _, crashed := runCrashable(func() error {
+		_, err := b.installer(nil).Run(context.Background(), feedPlan(OpUpdate, feed, "6.5.0"))
+		return err
+	}); !crashed {
+		t.Fatal("the fetch of 6.4.1's MSI was not reached")
+	}
 	if !exists(journalPath(b.plat)) {
 		t.Fatal("no journal after the crash")
 	}

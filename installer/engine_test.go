@@ -99,9 +99,24 @@ func (fakeRunner) Run(ctx context.Context, c *Command) error {
 	return nil
 }
 
-// errCrash is what the crash hook panics with: the process "dies" there,
+// crashPanic is what the crash hook panics with: the process "dies" there,
 // with no cleanup of any kind.
 type crashPanic struct{ phase string }
+
+// runCrashable runs f as a process the crash hook may kill: crashed is
+// true when it died (a crashPanic), err is f's error otherwise. Any other
+// panic goes on.
+func runCrashable(f func() error) (err error, crashed bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(crashPanic); !ok {
+				panic(r)
+			}
+			crashed = true
+		}
+	}()
+	return f(), false
+}
 
 type bed struct {
 	t     *testing.T
@@ -307,19 +322,10 @@ func TestTransactionFailureAtEveryPhase(t *testing.T) {
 						}
 						return fmt.Errorf("injected failure at %s", p)
 					}
-					var err error
-					crashed := func() (crashed bool) {
-						defer func() {
-							if r := recover(); r != nil {
-								if _, ok := r.(crashPanic); !ok {
-									panic(r)
-								}
-								crashed = true
-							}
-						}()
-						_, err = b.installer(hook).Run(context.Background(), sc.plan(b))
-						return false
-					}()
+					err, crashed := runCrashable(func() error {
+						_, err := b.installer(hook).Run(context.Background(), sc.plan(b))
+						return err
+					})
 					reached := crashed || (err != nil && strings.Contains(err.Error(), "injected failure"))
 					if phase == PhaseRollback || (sc.name == "rollback" && (phase == PhaseDownload || phase == PhaseVerify)) {
 						// A rollback reaches only when something else fails; a

@@ -682,19 +682,10 @@ func TestMSIFailureAtEveryPhase(t *testing.T) {
 						}
 						return fmt.Errorf("injected failure at %s", p)
 					}
-					var err error
-					crashed := func() (crashed bool) {
-						defer func() {
-							if r := recover(); r != nil {
-								if _, ok := r.(crashPanic); !ok {
-									panic(r)
-								}
-								crashed = true
-							}
-						}()
-						_, err = b.installer(hook).Run(context.Background(), sc.plan(b))
-						return false
-					}()
+					err, crashed := runCrashable(func() error {
+						_, err := b.installer(hook).Run(context.Background(), sc.plan(b))
+						return err
+					})
 					if !fired {
 						if phase == PhaseRollback || (sc.name == "rollback" && (phase == PhaseDownload || phase == PhaseVerify)) {
 							if err != nil {
