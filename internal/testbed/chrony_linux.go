@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -61,14 +60,7 @@ func StartChrony(t testing.TB, offset time.Duration) string {
 	cmd := exec.Command(faketime, args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start chronyd under faketime: %v", err)
-	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { stopByPID(pid, exited) })
+	_, exited := startDaemon(t, "chronyd under faketime", cmd)
 	logs := func() string { data, _ := os.ReadFile(filepath.Join(dir, "chronyd.out")); return string(data) }
 
 	deadline := time.Now().Add(20 * time.Second)

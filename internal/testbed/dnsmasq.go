@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -67,14 +66,8 @@ func StartDnsmasq(t testing.TB, local []string, records ...SRV) *Dnsmasq {
 	defer out.Close()
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dnsmasq: %v", err)
-	}
-	d.PID = cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { stopByPID(d.PID, exited) })
+	var exited <-chan struct{}
+	d.PID, exited = startDaemon(t, "dnsmasq", cmd)
 
 	// Ready when it answers a query (any answer: NXDOMAIN included).
 	r := d.Resolver()

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -111,14 +110,7 @@ func StartInterceptor(t testing.TB) *Interceptor {
 	cmd := exec.Command(squid, "-N", "-n", "adldapctlbump"+strconv.Itoa(port), "-f", conf)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start squid: %v", err)
-	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { stopByPID(pid, exited) })
+	pid, exited := startDaemon(t, "squid", cmd)
 
 	s := &Interceptor{URL: "http://" + addr, Addr: addr, CA: ca.Cert, Dir: dir, PID: pid}
 	logs := func() string { return (&Squid{Dir: dir}).logs() }

@@ -100,14 +100,7 @@ func StartSquidProxy(t testing.TB, username, pass string) *Squid {
 	cmd := exec.Command(squid, "-N", "-n", "adldapctltest"+strconv.Itoa(port), "-f", filepath.Join(dir, "squid.conf"))
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start squid: %v", err)
-	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { stopByPID(pid, exited) })
+	pid, exited := startDaemon(t, "squid", cmd)
 
 	s := &Squid{Addr: addr, Dir: dir, PID: pid, AccessLog: filepath.Join(dir, "access.log")}
 	s.URL = (&url.URL{Scheme: "http", User: url.UserPassword(username, pass), Host: addr}).String()
@@ -179,6 +172,22 @@ func (s *Squid) logs() string {
 		fmt.Fprintf(&b, "--- %s\n%s", name, data)
 	}
 	return b.String()
+}
+
+// startDaemon starts a bed's daemon in its own process group (killed with
+// the test process if that dies), and stops it by its pid at cleanup. It
+// returns the pid and a channel closed when the daemon has exited.
+func startDaemon(t TB, what string, cmd *exec.Cmd) (int, <-chan struct{}) {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", what, err)
+	}
+	pid := cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { stopByPID(pid, exited) })
+	return pid, exited
 }
 
 // stopByPID kills the process pid (ours) and its children (the auth

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -120,14 +119,8 @@ func StartSlapd(t testing.TB) *Slapd {
 	cmd := exec.Command(slapd, "-d", "0", "-f", conf, "-h", s.URL+"/ "+s.LDAPSURL+"/")
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start slapd: %v", err)
-	}
-	s.PID = cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { stopByPID(s.PID, exited) })
+	var exited <-chan struct{}
+	s.PID, exited = startDaemon(t, "slapd", cmd)
 
 	deadline := time.Now().Add(20 * time.Second)
 	for _, addr := range []string{hostPort(s.URL), hostPort(s.LDAPSURL)} {
